@@ -1,0 +1,1 @@
+"""curate: faces out of images, datasets in, duplicates found, curated sets out."""

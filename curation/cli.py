@@ -1,0 +1,77 @@
+"""`curate`: the catalog's own commands (init, stats) and the curation stage's.
+
+Each subcommand lives in its own module and is registered here.
+"""
+from __future__ import annotations
+
+import click
+
+from db.cli import catalog_options, open_for_command, print_json, user_errors
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  curate init --catalog ~/faces
+  curate stats --catalog ~/faces --json
+  FACECAT_CATALOG=postgresql+psycopg://me@db/faces FACECAT_STORE=/srv/blobs curate stats
+""",
+)
+@click.version_option(package_name="facecat")
+def main() -> None:
+    """Curate a facial-expression catalog: create it, inspect it, fill and export it."""
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  curate init                           # ./catalog
+  curate init --catalog ~/faces
+  curate init --catalog postgresql+psycopg://me@dbhost/faces --store /srv/faces-blobs
+"""
+)
+@catalog_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@user_errors
+def init(catalog_location: str | None, store: str | None, as_json: bool) -> None:
+    """Create a catalog (a directory, or a database URL plus a blob directory).
+
+    Running it on an existing catalog changes nothing (an older schema is upgraded).
+    """
+    with open_for_command(catalog_location, store, create=True) as cat:
+        info = {"catalog": cat.display, "store": str(cat.blobs.root), "classes": cat.class_names()}
+    if as_json:
+        print_json(info)
+    else:
+        click.echo(f"catalog ready: {info['catalog']} (blobs in {info['store']})")
+        click.echo(f"classes: {', '.join(info['classes'])}")
+
+
+@main.command(
+    epilog="""\b
+Examples:
+  curate stats
+  curate stats --catalog ~/faces --json | jq .by_label
+"""
+)
+@catalog_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys: images, faces, by_status, by_label, by_source, ...).")
+@user_errors
+def stats(catalog_location: str | None, store: str | None, as_json: bool) -> None:
+    """Count images and faces by status, label, source, split and download outcome."""
+    with open_for_command(catalog_location, store) as cat:
+        s = cat.stats()
+    if as_json:
+        print_json(s)
+        return
+    click.echo(f"catalog {s['catalog']}: {s['sources']} sources, {s['images']} images, {s['faces']} faces")
+    for key in ("by_status", "by_label", "by_source", "by_split", "by_extraction", "by_download"):
+        if s[key]:
+            title = key.removeprefix("by_").replace("_", " ")
+            width = max(len(k) for k in s[key])
+            click.echo(f"\n{title}:")
+            for name, count in s[key].items():
+                click.echo(f"  {name:<{width}}  {count:>8}")
+    if s["duplicate_groups"]:
+        click.echo(f"\nduplicate groups: {s['duplicate_groups']}")

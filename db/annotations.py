@@ -1,0 +1,144 @@
+"""Changing annotations (with version check and audit), the class taxonomy, models and exports."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import delete, insert, select, update
+
+from db import models as m
+from db.errors import CatalogError, ConflictError
+from db.types import ClassInfo, LabelEvent, Status
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+class AnnotationsMixin:
+    def annotate(
+        self,
+        face_id: int,
+        expected_version: int,
+        annotator: str,
+        *,
+        label: str | None = UNSET,
+        status: Status | str = UNSET,
+    ) -> int:
+        """Set a face's label and/or status, if it is still at `expected_version`.
+
+        Returns the new version. Raises ConflictError (and changes nothing) when someone else changed
+        the face since that version. Every applied change appends one label_events row.
+        """
+        if label is not UNSET and label is not None and label not in self.class_names():
+            raise CatalogError(f"unknown class {label!r}; classes are: {', '.join(self.class_names())}")
+        new_status = Status(status).value if status is not UNSET else UNSET
+        with self._writing() as conn:
+            cur = conn.execute(
+                select(m.Annotation.label, m.Annotation.status, m.Annotation.version).where(
+                    m.Annotation.face_id == face_id
+                )
+            ).first()
+            if cur is None:
+                raise ConflictError(face_id, expected_version, None)
+            if cur.version != expected_version:
+                raise ConflictError(face_id, expected_version, cur.version)
+            to_label = cur.label if label is UNSET else label
+            to_status = cur.status if new_status is UNSET else new_status
+            # The WHERE on version makes the check and the write one atomic step on every backend.
+            result = conn.execute(
+                update(m.Annotation)
+                .where(m.Annotation.face_id == face_id, m.Annotation.version == expected_version)
+                .values(label=to_label, status=to_status, annotator=annotator,
+                        updated_at=m.utcnow(), version=expected_version + 1)
+            )
+            if result.rowcount != 1:
+                actual = conn.execute(
+                    select(m.Annotation.version).where(m.Annotation.face_id == face_id)
+                ).scalar()
+                raise ConflictError(face_id, expected_version, actual)
+            conn.execute(
+                insert(m.LabelEvent).values(
+                    face_id=face_id, annotator=annotator, from_label=cur.label, to_label=to_label,
+                    from_status=cur.status, to_status=to_status, version=expected_version + 1,
+                )
+            )
+        return expected_version + 1
+
+    def label_events(self, face_id: int | None = None) -> list[LabelEvent]:
+        stmt = select(m.LabelEvent.__table__).order_by(m.LabelEvent.id)
+        if face_id is not None:
+            stmt = stmt.where(m.LabelEvent.face_id == face_id)
+        with self._reading() as conn:
+            return [LabelEvent(**r._asdict()) for r in conn.execute(stmt).all()]
+
+    # --- classes -------------------------------------------------------------------------------
+    def classes(self) -> list[ClassInfo]:
+        with self._reading() as conn:
+            rows = conn.execute(select(m.ClassDef.__table__).order_by(m.ClassDef.position)).all()
+        return [ClassInfo(**r._asdict()) for r in rows]
+
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes()]
+
+    def set_class(self, name: str, key: str | None = None, emoji: str | None = None) -> None:
+        """Add a class, or change an existing one's key or emoji."""
+        with self._writing() as conn:
+            cur = conn.execute(select(m.ClassDef).where(m.ClassDef.name == name)).first()
+            if cur is None:
+                pos = conn.execute(select(m.ClassDef.position).order_by(m.ClassDef.position.desc())).scalar()
+                conn.execute(
+                    insert(m.ClassDef).values(
+                        name=name, key=key or "", emoji=emoji or "", position=(pos or 0) + 1
+                    )
+                )
+            else:
+                values = {k: v for k, v in (("key", key), ("emoji", emoji)) if v is not None}
+                if values:
+                    conn.execute(update(m.ClassDef).where(m.ClassDef.name == name).values(**values))
+
+    def remove_class(self, name: str) -> None:
+        with self._writing() as conn:
+            used = conn.execute(select(m.Annotation.face_id).where(m.Annotation.label == name).limit(1)).first()
+            if used:
+                raise CatalogError(f"class {name!r} is still the label of some faces; relabel them first")
+            conn.execute(delete(m.ClassDef).where(m.ClassDef.name == name))
+
+    # --- models, predictions, exports ----------------------------------------------------------
+    def add_model(self, name: str, path: str, classes: Sequence[str], params: Mapping[str, Any],
+                  metrics: Mapping[str, Any]) -> int:
+        with self._writing() as conn:
+            return conn.execute(
+                insert(m.Model).returning(m.Model.id),
+                [{"name": name, "path": path, "classes": list(classes), "params": dict(params),
+                  "metrics": dict(metrics)}],
+            ).scalar_one()
+
+    def add_predictions(self, model_id: int, rows: Sequence[tuple[int, str, float, Mapping[str, float]]]) -> None:
+        """(face id, label, confidence, probabilities) for one model; replaces that model's earlier ones."""
+        with self._writing() as conn:
+            ids = [r[0] for r in rows]
+            for i in range(0, len(ids), 1000):
+                conn.execute(
+                    delete(m.Prediction).where(
+                        m.Prediction.model_id == model_id, m.Prediction.face_id.in_(ids[i : i + 1000])
+                    )
+                )
+            if rows:
+                conn.execute(
+                    insert(m.Prediction),
+                    [{"model_id": model_id, "face_id": f, "label": lab, "confidence": c,
+                      "probabilities": dict(p)} for f, lab, c, p in rows],
+                )
+
+    def record_export(self, path: str, fmt: str, filters: Mapping[str, Any], counts: Mapping[str, Any],
+                      manifest_sha256: str) -> int:
+        with self._writing() as conn:
+            return conn.execute(
+                insert(m.Export).returning(m.Export.id),
+                [{"path": path, "format": fmt, "filters": dict(filters), "counts": dict(counts),
+                  "manifest_sha256": manifest_sha256}],
+            ).scalar_one()

@@ -1,0 +1,147 @@
+"""Open a catalog and hand out its repository API (see Catalog)."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from db import models as m
+from db.annotations import AnnotationsMixin
+from db.blobs import BlobStore
+from db.errors import CatalogError
+from db.ingest import IngestMixin
+from db.location import CatalogLocation, prepare_directory, resolve
+from db.queries import QueriesMixin
+from db.schema import ensure_current
+
+# FER2013's seven classes, in its numbering order; keys are the labeler's shortcuts.
+DEFAULT_CLASSES = [
+    ("angry", "1", "😠"),
+    ("disgust", "2", "🤢"),
+    ("fear", "3", "😨"),
+    ("happy", "4", "😀"),
+    ("sad", "5", "😢"),
+    ("surprise", "6", "😮"),
+    ("neutral", "7", "😐"),
+]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin):
+    """The repository API every stage uses. Stages write no SQL of their own.
+
+    Writes go through `_writing()`: on SQLite it takes the write lock up front (BEGIN IMMEDIATE) so
+    two writers queue on the busy timeout instead of failing half-way.
+    """
+
+    def __init__(self, location: CatalogLocation, engine: Engine):
+        self.location = location
+        self.engine = engine
+        self.blobs = BlobStore(location.store_root)
+
+    @property
+    def display(self) -> str:
+        return self.location.display
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(facecat_immediate=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def _seed_classes(self) -> None:
+        with self._writing() as conn:
+            if conn.execute(select(m.ClassDef.name).limit(1)).first() is None:
+                conn.execute(
+                    m.ClassDef.__table__.insert(),
+                    [
+                        {"name": n, "key": k, "emoji": e, "position": i}
+                        for i, (n, k, e) in enumerate(DEFAULT_CLASSES)
+                    ],
+                )
+
+
+def _make_engine(loc: CatalogLocation) -> Engine:
+    if loc.url.startswith("sqlite"):
+        engine = create_engine(loc.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            # Let SQLAlchemy's "begin" event below issue BEGIN, so writes can take the lock up front.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            immediate = conn.get_execution_options().get("facecat_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    try:
+        return create_engine(loc.url, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise CatalogError(f"the database driver for {loc.display} is not installed: {exc.name}") from None
+    except SQLAlchemyError as exc:
+        raise CatalogError(f"cannot use catalog URL {loc.display}: {exc}") from None
+
+
+def open_catalog(
+    location: str | os.PathLike | None = None,
+    store: str | os.PathLike | None = None,
+    *,
+    create: bool = False,
+) -> Catalog:
+    """Open (with create=True: create if needed) the catalog at a directory or database URL.
+
+    An older schema is upgraded; a newer one is refused. Every failure is a CatalogError with a
+    one-line message.
+    """
+    loc = resolve(location, store)
+    prepare_directory(loc, create=create)
+    engine = _make_engine(loc)
+    try:
+        created = ensure_current(engine, loc.display, create=create)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise CatalogError(f"cannot open catalog {loc.display}: {reason}") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    catalog = Catalog(loc, engine)
+    if created:
+        catalog._seed_classes()
+    return catalog
+
+
+def init_catalog(location: str | os.PathLike | None = None, store: str | os.PathLike | None = None) -> Catalog:
+    """Create a catalog (or open an existing one, unchanged)."""
+    return open_catalog(location, store, create=True)

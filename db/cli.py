@@ -1,0 +1,88 @@
+"""Conventions every facecat command follows (see README "Command conventions").
+
+- `--catalog PATH_OR_URL` (default $FACECAT_CATALOG, else ./catalog) and `--store DIR` ($FACECAT_STORE);
+- exit 0 on success, 1 on an error with a one-line message on stderr and no traceback, 2 for bad usage
+  (click's own usage errors);
+- `--json` where a script may read the output;
+- a progress bar (on stderr, only on a terminal unless forced) for anything longer than a few seconds.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Any, Callable, Iterable, TypeVar
+
+import click
+from tqdm import tqdm
+
+from db.catalog import Catalog, open_catalog
+from db.errors import CatalogError
+
+T = TypeVar("T")
+
+
+class UserError(click.ClickException):
+    """A user's mistake or an environment problem: one line on stderr, exit 1."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+def catalog_options(func: Callable) -> Callable:
+    """Add --catalog and --store to a click command; the function receives `catalog_location`
+    and `store` keyword arguments (pass them to `open_for_command`)."""
+    func = click.option(
+        "--store",
+        "store",
+        metavar="DIR",
+        default=None,
+        help="Blob directory for a database-URL catalog (default: $FACECAT_STORE).",
+    )(func)
+    func = click.option(
+        "--catalog",
+        "catalog_location",
+        metavar="PATH_OR_URL",
+        default=None,
+        help="Catalog directory or SQLAlchemy URL (default: $FACECAT_CATALOG, else ./catalog).",
+    )(func)
+    return func
+
+
+def open_for_command(catalog_location: str | None, store: str | None, create: bool = False) -> Catalog:
+    try:
+        return open_catalog(catalog_location, store, create=create)
+    except CatalogError as exc:
+        raise UserError(str(exc)) from None
+
+
+def user_errors(func: Callable[..., T]) -> Callable[..., T]:
+    """Turn CatalogError and OSError raised inside a command into one-line exit-1 errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CatalogError as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+            raise UserError(f"{exc.strerror or exc}{where}") from None
+
+    return wrapper
+
+
+def print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=str, ensure_ascii=False))
+
+
+def progress(iterable: Iterable[T] | None = None, *, total: int | None = None, desc: str = "",
+             unit: str = "it") -> tqdm:
+    """A progress bar on stderr. Hidden when stderr is not a terminal, unless FACECAT_PROGRESS=1."""
+    forced = os.environ.get("FACECAT_PROGRESS")
+    disable = (not sys.stderr.isatty()) if forced is None else forced in ("0", "")
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True,
+                file=sys.stderr)

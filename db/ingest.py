@@ -1,0 +1,236 @@
+"""Writing into the catalog: sources, images, download outcomes, faces and extraction results."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from typing import Iterable, Mapping, Sequence
+
+from sqlalchemy import delete, insert, select, update
+
+from db import models as m
+from db.types import (
+    DownloadRecord,
+    ExtractionState,
+    ImageRef,
+    ImageTask,
+    NewFace,
+    NewImage,
+    NewSource,
+    SourceInfo,
+)
+
+BATCH = 1000  # rows per statement: under SQLite's variable limit, large enough to amortise round trips
+
+
+def url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _chunks(seq: Sequence, n: int = BATCH) -> Iterable[Sequence]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+class IngestMixin:
+    # --- sources -------------------------------------------------------------------------------
+    def add_source(self, source: NewSource) -> int:
+        with self._writing() as conn:
+            return conn.execute(insert(m.Source).returning(m.Source.id), [asdict(source)]).scalar_one()
+
+    def find_source(self, kind: str, name: str) -> SourceInfo | None:
+        """The most recent source of that kind and name (idempotent imports look themselves up here)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                select(m.Source.__table__)
+                .where(m.Source.kind == kind, m.Source.name == name)
+                .order_by(m.Source.id.desc())
+                .limit(1)
+            ).first()
+        return SourceInfo(**row._asdict()) if row else None
+
+    def sources(self) -> list[SourceInfo]:
+        with self._reading() as conn:
+            rows = conn.execute(select(m.Source.__table__).order_by(m.Source.id)).all()
+        return [SourceInfo(**r._asdict()) for r in rows]
+
+    # --- images --------------------------------------------------------------------------------
+    def add_images(self, images: Sequence[NewImage]) -> list[ImageRef]:
+        """Add images whose bytes are in the blob store. An sha256 already present is not added
+        again: its ref says created=False and points at the existing image."""
+        refs: list[ImageRef] = []
+        with self._writing() as conn:
+            for chunk in _chunks(images):
+                shas = [im.sha256 for im in chunk]
+                existing = dict(
+                    conn.execute(select(m.Image.sha256, m.Image.id).where(m.Image.sha256.in_(shas))).all()
+                )
+                new_rows, seen = [], {}
+                for im in chunk:
+                    if im.sha256 not in existing and im.sha256 not in seen:
+                        seen[im.sha256] = len(new_rows)
+                        new_rows.append({**asdict(im), "extraction_state": ExtractionState.PENDING.value})
+                new_ids: list[int] = []
+                if new_rows:
+                    new_ids = list(
+                        conn.execute(
+                            insert(m.Image).returning(m.Image.id, sort_by_parameter_order=True), new_rows
+                        ).scalars()
+                    )
+                created_ids = {sha: new_ids[i] for sha, i in seen.items()}
+                handed_out: set[str] = set()
+                for im in chunk:
+                    if im.sha256 in created_ids and im.sha256 not in handed_out:
+                        handed_out.add(im.sha256)
+                        refs.append(ImageRef(created_ids[im.sha256], im.sha256, True))
+                    else:
+                        iid = existing.get(im.sha256, created_ids.get(im.sha256))
+                        refs.append(ImageRef(iid, im.sha256, False))
+        return refs
+
+    def add_image(self, image: NewImage) -> ImageRef:
+        return self.add_images([image])[0]
+
+    def image_id_for_sha256(self, sha256: str) -> int | None:
+        with self._reading() as conn:
+            return conn.execute(select(m.Image.id).where(m.Image.sha256 == sha256)).scalar()
+
+    # --- download outcomes ---------------------------------------------------------------------
+    def record_downloads(self, records: Sequence[DownloadRecord]) -> None:
+        rows = [
+            {**asdict(r), "status": r.status.value if hasattr(r.status, "value") else r.status, "url_sha256": url_hash(r.url)}
+            for r in records
+        ]
+        if not rows:
+            return
+        with self._writing() as conn:
+            for chunk in _chunks(rows):
+                conn.execute(insert(m.Download), list(chunk))
+
+    def tried_urls(self, urls: Iterable[str]) -> set[str]:
+        """The URLs among these that some earlier run already tried (whatever came of it)."""
+        by_hash = {url_hash(u): u for u in urls}
+        found: set[str] = set()
+        hashes = list(by_hash)
+        with self._reading() as conn:
+            for chunk in _chunks(hashes):
+                for h in conn.execute(select(m.Download.url_sha256).where(m.Download.url_sha256.in_(chunk))).scalars():
+                    found.add(by_hash[h])
+        return found
+
+    # --- extraction ----------------------------------------------------------------------------
+    def images_to_extract(
+        self,
+        sources: Sequence[str] | None = None,
+        queries: Sequence[str] | None = None,
+        redo: bool = False,
+    ) -> list[ImageTask]:
+        """Images still pending (with redo: every image) from these sources / queries."""
+        stmt = select(
+            m.Image.id, m.Image.sha256, m.Image.blob_path, m.Image.width, m.Image.height,
+            m.Image.label, m.Image.suggested_label, m.Image.split_hint,
+        ).order_by(m.Image.id)
+        if not redo:
+            stmt = stmt.where(m.Image.extraction_state == ExtractionState.PENDING.value)
+        if sources:
+            stmt = stmt.join(m.Source, m.Source.id == m.Image.source_id).where(m.Source.name.in_(sources))
+        if queries:
+            stmt = stmt.where(m.Image.query.in_(queries))
+        with self._reading() as conn:
+            return [ImageTask(*r) for r in conn.execute(stmt).all()]
+
+    def add_faces(self, items: Sequence[tuple[int, NewFace]]) -> list[int]:
+        """Add faces (image id, face) with their annotations, in bulk; returns the face ids in order."""
+        with self._writing() as conn:
+            return self._insert_faces(conn, items)
+
+    def save_extraction(
+        self,
+        image_id: int,
+        state: ExtractionState,
+        faces: Sequence[NewFace] = (),
+        error: str | None = None,
+        replace: bool = False,
+        carry_annotations: Mapping[int, int] | None = None,
+    ) -> list[int]:
+        """Store one image's extraction result in one transaction.
+
+        replace: drop the image's earlier faces first (a --redo). carry_annotations maps the index of a
+        new face to the id of an old face whose label, status and history it keeps (same face).
+        """
+        carry = dict(carry_annotations or {})
+        with self._writing() as conn:
+            kept: dict[int, dict] = {}
+            if carry:
+                rows = conn.execute(
+                    select(m.Annotation.__table__).where(m.Annotation.face_id.in_(carry.values()))
+                ).all()
+                kept = {r.face_id: r._asdict() for r in rows}
+            if replace:
+                old_ids = list(conn.execute(select(m.Face.id).where(m.Face.image_id == image_id)).scalars())
+                conn.execute(delete(m.Face).where(m.Face.id.in_([i for i in old_ids if i not in carry.values()])))
+            ids = self._insert_faces(conn, [(image_id, f) for f in faces])
+            for new_index, old_id in carry.items():
+                old = kept.get(old_id)
+                if old is None:
+                    continue
+                new_id = ids[new_index]
+                conn.execute(
+                    update(m.Annotation)
+                    .where(m.Annotation.face_id == new_id)
+                    .values(
+                        label=old["label"], status=old["status"], annotator=old["annotator"],
+                        updated_at=old["updated_at"], version=old["version"],
+                    )
+                )
+                conn.execute(update(m.LabelEvent).where(m.LabelEvent.face_id == old_id).values(face_id=new_id))
+            if replace and carry:
+                conn.execute(delete(m.Face).where(m.Face.id.in_(list(carry.values()))))
+            conn.execute(
+                update(m.Image)
+                .where(m.Image.id == image_id)
+                .values(extraction_state=ExtractionState(state).value, extraction_error=error)
+            )
+        return ids
+
+    def _insert_faces(self, conn, items: Sequence[tuple[int, NewFace]]) -> list[int]:
+        ids: list[int] = []
+        for chunk in _chunks(items):
+            face_rows, ann_rows = [], []
+            for image_id, f in chunk:
+                left, top, width, height = f.bbox
+                face_rows.append(
+                    {
+                        "image_id": image_id, "bbox_left": left, "bbox_top": top,
+                        "bbox_width": width, "bbox_height": height,
+                        "landmarks": [list(p) for p in f.landmarks] if f.landmarks else None,
+                        "detector": f.detector, "score": f.score, "crop_size": f.crop_size,
+                        "crop_png": f.crop_png, "phash": f.phash, "pixel_sha256": f.pixel_sha256,
+                        "settings": f.settings,
+                    }
+                )
+            chunk_ids = list(
+                conn.execute(insert(m.Face).returning(m.Face.id, sort_by_parameter_order=True), face_rows).scalars()
+            )
+            for fid, (_, f) in zip(chunk_ids, chunk):
+                ann_rows.append(
+                    {
+                        "face_id": fid, "label": f.label, "status": getattr(f.status, "value", f.status),
+                        "suggested_label": f.suggested_label, "split_hint": f.split_hint, "version": 1,
+                    }
+                )
+            conn.execute(insert(m.Annotation), ann_rows)
+            ids.extend(chunk_ids)
+        return ids
+
+    def set_duplicate_groups(self, groups: Mapping[int, int | None], clear_others: bool = True) -> None:
+        """Set each face's duplicate group (face id -> group id); with clear_others, every other
+        face's group is cleared, so the mapping is the whole truth."""
+        with self._writing() as conn:
+            if clear_others:
+                conn.execute(update(m.Face).where(m.Face.dup_group.is_not(None)).values(dup_group=None))
+            by_group: dict[int | None, list[int]] = {}
+            for fid, g in groups.items():
+                by_group.setdefault(g, []).append(fid)
+            for g, fids in by_group.items():
+                for chunk in _chunks(fids):
+                    conn.execute(update(m.Face).where(m.Face.id.in_(chunk)).values(dup_group=g))

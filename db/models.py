@@ -1,0 +1,201 @@
+"""SQLAlchemy 2.0 ORM models of the catalog.
+
+The migrations in db/migrations/versions create exactly these tables; tests/test_catalog_migrations.py
+checks that the two never drift apart.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Source(Base):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(512), index=True)
+    engine: Mapped[str | None] = mapped_column(String(64))
+    query: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(Text)
+    license_note: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Image(Base):
+    __tablename__ = "images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    blob_path: Mapped[str] = mapped_column(String(255))
+    width: Mapped[int]
+    height: Mapped[int]
+    format: Mapped[str] = mapped_column(String(16))
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    page_url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    query: Mapped[str | None] = mapped_column(Text, index=True)
+    rank: Mapped[int | None]
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    http_status: Mapped[int | None]
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    dataset_path: Mapped[str | None] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(64))
+    suggested_label: Mapped[str | None] = mapped_column(String(64))
+    split_hint: Mapped[str | None] = mapped_column(String(32))
+    extraction_state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    extraction_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Face(Base):
+    __tablename__ = "faces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    bbox_left: Mapped[int]
+    bbox_top: Mapped[int]
+    bbox_width: Mapped[int]
+    bbox_height: Mapped[int]
+    landmarks: Mapped[list[Any] | None] = mapped_column(JSON)
+    detector: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    crop_size: Mapped[int]
+    # Deferred: a page of faces never drags its PNG bytes along unless asked.
+    crop_png: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    phash: Mapped[str] = mapped_column(String(32), index=True)
+    pixel_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    dup_group: Mapped[int | None] = mapped_column(index=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Annotation(Base):
+    """The annotation of one face; `version` guards against lost updates."""
+
+    __tablename__ = "annotations"
+
+    face_id: Mapped[int] = mapped_column(
+        ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="unreviewed")
+    suggested_label: Mapped[str | None] = mapped_column(String(64))
+    split_hint: Mapped[str | None] = mapped_column(String(32))
+    annotator: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __table_args__ = (Index("ix_annotations_status_label", "status", "label"),)
+
+
+class LabelEvent(Base):
+    """Append-only audit of every change to an annotation."""
+
+    __tablename__ = "label_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), index=True)
+    annotator: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    from_label: Mapped[str | None] = mapped_column(String(64))
+    to_label: Mapped[str | None] = mapped_column(String(64))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int]
+
+
+class ClassDef(Base):
+    """The label taxonomy."""
+
+    __tablename__ = "classes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(8))
+    emoji: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int]
+
+
+# --- added by migration 0002 -------------------------------------------------------------------
+
+
+class Download(Base):
+    """The outcome of one URL (ok or why not); a failed URL is never an image row."""
+
+    __tablename__ = "downloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    url_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    page_url: Mapped[str | None] = mapped_column(Text)
+    query: Mapped[str | None] = mapped_column(Text)
+    rank: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    http_status: Mapped[int | None]
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[str | None] = mapped_column(Text)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Model(Base):
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    classes: Mapped[list[Any]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Prediction(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("model_id", "face_id", name="uq_predictions_model_face"),)
+
+
+class Export(Base):
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(16))
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,177 @@
+"""Reading the catalog: filtered pages of faces, crops, counts and stats."""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+from sqlalchemy import Select, func, select
+
+from db import models as m
+from db.types import (
+    SELECTION_CONFIRMED,
+    SELECTION_LABELED,
+    FaceFilter,
+    FaceRow,
+    Status,
+)
+
+_F, _A, _I, _S = m.Face, m.Annotation, m.Image, m.Source
+
+_ROW_COLUMNS = (
+    _F.id, _F.image_id, _I.source_id, _S.name, _S.kind,
+    _F.bbox_left, _F.bbox_top, _F.bbox_width, _F.bbox_height,
+    _F.detector, _F.score, _F.crop_size, _F.phash, _F.pixel_sha256, _F.dup_group,
+    _A.label, _A.status, _A.suggested_label, _A.split_hint, _A.annotator, _A.version,
+    _I.url, _I.dataset_path, _I.query,
+)
+
+
+def _base(columns) -> Select:
+    return (
+        select(*columns)
+        .select_from(_F)
+        .join(_A, _A.face_id == _F.id)
+        .join(_I, _I.id == _F.image_id)
+        .join(_S, _S.id == _I.source_id)
+    )
+
+
+def apply_filter(stmt: Select, flt: FaceFilter) -> Select:
+    sel = flt.selection
+    if sel == SELECTION_LABELED:
+        stmt = stmt.where(_A.label.is_not(None), _A.status != Status.DELETED.value)
+    elif sel == SELECTION_CONFIRMED:
+        stmt = stmt.where(_A.status == Status.CONFIRMED.value)
+    elif sel is not None:
+        stmt = stmt.where(_A.status == Status(sel).value)
+    elif not flt.include_deleted:
+        stmt = stmt.where(_A.status != Status.DELETED.value)
+    if flt.labels is not None:
+        stmt = stmt.where(_A.label.in_(flt.labels))
+    if flt.unlabeled_only:
+        stmt = stmt.where(_A.label.is_(None))
+    if flt.sources is not None:
+        stmt = stmt.where(_S.name.in_(flt.sources))
+    if flt.source_kinds is not None:
+        stmt = stmt.where(_S.kind.in_(flt.source_kinds))
+    if flt.queries is not None:
+        stmt = stmt.where(_I.query.in_(flt.queries))
+    if flt.image_id is not None:
+        stmt = stmt.where(_F.image_id == flt.image_id)
+    return stmt
+
+
+def _to_row(r, crop: bytes | None = None) -> FaceRow:
+    (fid, image_id, source_id, sname, skind, left, top, width, height, detector, score, size,
+     phash, pixel_sha, group, label, status, suggested, split, annotator, version,
+     url, dataset_path, query) = r[:24]
+    return FaceRow(
+        id=fid, image_id=image_id, source_id=source_id, source_name=sname, source_kind=skind,
+        bbox=(left, top, width, height), detector=detector, score=score, crop_size=size,
+        phash=phash, pixel_sha256=pixel_sha, dup_group=group, label=label, status=Status(status),
+        suggested_label=suggested, split_hint=split, annotator=annotator, version=version,
+        url=url, dataset_path=dataset_path, query=query, crop_png=crop,
+    )
+
+
+class QueriesMixin:
+    def select_faces(
+        self, flt: FaceFilter = FaceFilter(), after_id: int = 0, limit: int = 200, with_crops: bool = False
+    ) -> list[FaceRow]:
+        """One page of faces in id order, after `after_id` (keyset paging: fast at any depth)."""
+        cols = _ROW_COLUMNS + ((_F.crop_png,) if with_crops else ())
+        stmt = apply_filter(_base(cols), flt).where(_F.id > after_id).order_by(_F.id).limit(limit)
+        with self._reading() as conn:
+            rows = conn.execute(stmt).all()
+        return [_to_row(r, r[24] if with_crops else None) for r in rows]
+
+    def iter_faces(self, flt: FaceFilter = FaceFilter(), batch: int = 1000, with_crops: bool = False) -> Iterator[FaceRow]:
+        after = 0
+        while True:
+            page = self.select_faces(flt, after_id=after, limit=batch, with_crops=with_crops)
+            if not page:
+                return
+            yield from page
+            after = page[-1].id
+
+    def face_ids(self, flt: FaceFilter = FaceFilter()) -> list[int]:
+        """Every matching face id in order: what a lazy list model holds (100,000 ints is nothing)."""
+        with self._reading() as conn:
+            return list(conn.execute(apply_filter(_base((_F.id,)), flt).order_by(_F.id)).scalars())
+
+    def faces_by_ids(self, ids: Sequence[int], with_crops: bool = False) -> list[FaceRow]:
+        """These faces, in the order asked for (missing ids are left out)."""
+        cols = _ROW_COLUMNS + ((_F.crop_png,) if with_crops else ())
+        found: dict[int, FaceRow] = {}
+        with self._reading() as conn:
+            for i in range(0, len(ids), 1000):
+                chunk = list(ids[i : i + 1000])
+                for r in conn.execute(_base(cols).where(_F.id.in_(chunk))).all():
+                    found[r[0]] = _to_row(r, r[24] if with_crops else None)
+        return [found[i] for i in ids if i in found]
+
+    def get_face(self, face_id: int, with_crop: bool = True) -> FaceRow | None:
+        rows = self.faces_by_ids([face_id], with_crops=with_crop)
+        return rows[0] if rows else None
+
+    def crops(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """PNG bytes of these faces' crops."""
+        out: dict[int, bytes] = {}
+        with self._reading() as conn:
+            for i in range(0, len(ids), 1000):
+                chunk = list(ids[i : i + 1000])
+                out.update(conn.execute(select(_F.id, _F.crop_png).where(_F.id.in_(chunk))).all())
+        return out
+
+    def count_faces(self, flt: FaceFilter = FaceFilter()) -> int:
+        with self._reading() as conn:
+            return conn.execute(apply_filter(_base((func.count(_F.id),)), flt)).scalar_one()
+
+    def stats(self) -> dict:
+        """Counts for `curate stats`. Keys stay stable: scripts read them."""
+        with self._reading() as conn:
+            images = conn.execute(select(func.count(_I.id))).scalar_one()
+            faces = conn.execute(select(func.count(_F.id))).scalar_one()
+            by_status = dict(conn.execute(select(_A.status, func.count()).group_by(_A.status)).all())
+            not_deleted = _A.status != Status.DELETED.value
+            by_label = dict(
+                conn.execute(
+                    select(_A.label, func.count()).where(_A.label.is_not(None), not_deleted).group_by(_A.label)
+                ).all()
+            )
+            by_source = dict(
+                conn.execute(
+                    select(_S.name, func.count(_F.id))
+                    .select_from(_F).join(_I, _I.id == _F.image_id).join(_S, _S.id == _I.source_id)
+                    .group_by(_S.name)
+                ).all()
+            )
+            by_split = dict(
+                conn.execute(
+                    select(func.coalesce(_A.split_hint, "none"), func.count())
+                    .where(not_deleted)
+                    .group_by(func.coalesce(_A.split_hint, "none"))
+                ).all()
+            )
+            by_extraction = dict(
+                conn.execute(select(_I.extraction_state, func.count()).group_by(_I.extraction_state)).all()
+            )
+            by_download = dict(
+                conn.execute(select(m.Download.status, func.count()).group_by(m.Download.status)).all()
+            )
+            sources = conn.execute(select(func.count(_S.id))).scalar_one()
+            duplicate_groups = conn.execute(
+                select(func.count(func.distinct(_F.dup_group))).where(_F.dup_group.is_not(None))
+            ).scalar_one()
+        return {
+            "catalog": self.display,
+            "sources": sources,
+            "images": images,
+            "faces": faces,
+            "by_status": {s.value: by_status.get(s.value, 0) for s in Status},
+            "by_label": dict(sorted(by_label.items())),
+            "by_source": dict(sorted(by_source.items())),
+            "by_split": dict(sorted(by_split.items())),
+            "by_extraction": dict(sorted(by_extraction.items())),
+            "by_download": dict(sorted(by_download.items())),
+            "duplicate_groups": duplicate_groups,
+        }

@@ -1,0 +1,1 @@
+"""facecat labeler stage (see README)."""

@@ -1,0 +1,1 @@
+"""facecat scraper stage (see README)."""

@@ -1,0 +1,1 @@
+"""facecat training stage (see README)."""
