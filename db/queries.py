@@ -145,13 +145,12 @@ class QueriesMixin:
                     .group_by(_S.name)
                 ).all()
             )
-            by_split = dict(
-                conn.execute(
-                    select(func.coalesce(_A.split_hint, "none"), func.count())
-                    .where(not_deleted)
-                    .group_by(func.coalesce(_A.split_hint, "none"))
+            by_split = {
+                split or "none": n
+                for split, n in conn.execute(
+                    select(_A.split_hint, func.count()).where(not_deleted).group_by(_A.split_hint)
                 ).all()
-            )
+            }
             by_extraction = dict(
                 conn.execute(select(_I.extraction_state, func.count()).group_by(_I.extraction_state)).all()
             )
