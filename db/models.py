@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 def utcnow() -> datetime:
@@ -86,7 +86,7 @@ class Face(Base):
     score: Mapped[float | None] = mapped_column(Float)
     crop_size: Mapped[int]
     # Deferred: a page of faces never drags its PNG bytes along unless asked.
-    crop_png: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    crop_png: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     phash: Mapped[str] = mapped_column(String(32), index=True)
     pixel_sha256: Mapped[str] = mapped_column(String(64), index=True)
     dup_group: Mapped[int | None] = mapped_column(index=True)

@@ -1,0 +1,154 @@
+"""The repository API on SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+import pytest
+
+from db import CatalogError, ConflictError
+from db.types import (
+    DownloadRecord,
+    DownloadStatus,
+    ExtractionState,
+    FaceFilter,
+    NewFace,
+    NewImage,
+    NewSource,
+    Status,
+)
+from tests.db.helpers import add_faces
+
+
+def test_new_catalog_has_default_classes_and_empty_stats(any_catalog):
+    assert any_catalog.class_names() == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert [c.key for c in any_catalog.classes()] == list("1234567")
+    s = any_catalog.stats()
+    assert (s["images"], s["faces"]) == (0, 0)
+    assert s["by_status"] == {"unreviewed": 0, "confirmed": 0, "deleted": 0, "uncertain": 0}
+    assert s["by_label"] == {} and s["by_source"] == {}
+
+
+def test_same_bytes_make_one_image(any_catalog):
+    cat = any_catalog
+    sid = cat.add_source(NewSource(kind="scrape", name="bing: x", engine="bing", query="x"))
+    sha, rel = cat.blobs.put_bytes(b"\x89PNG same bytes", "PNG")
+    assert cat.blobs.path(rel).read_bytes() == b"\x89PNG same bytes"
+    im = NewImage(sha256=sha, blob_path=rel, width=2, height=2, format="PNG", source_id=sid, url="http://a/1")
+    first, again_in_batch = cat.add_images([im, im])
+    later = cat.add_image(im)
+    assert first.created and not again_in_batch.created and not later.created
+    assert first.id == again_in_batch.id == later.id
+    assert cat.stats()["images"] == 1
+
+
+def test_stats_counts_by_status_label_source_and_split(any_catalog):
+    cat = any_catalog
+    happy = add_faces(cat, 3, label="happy", source="fer2013", split_hint="Training")
+    add_faces(cat, 2, label=None, source="bing: smiling")
+    cat.annotate(happy[0], 1, "ann", status=Status.DELETED)
+    cat.annotate(happy[1], 1, "ann", status=Status.CONFIRMED, label="sad")
+    s = cat.stats()
+    assert (s["images"], s["faces"]) == (5, 5)
+    assert s["by_status"] == {"unreviewed": 3, "confirmed": 1, "deleted": 1, "uncertain": 0}
+    assert s["by_label"] == {"happy": 1, "sad": 1}  # the deleted happy face is not counted
+    assert s["by_source"] == {"bing: smiling": 2, "fer2013": 3}
+    assert s["by_split"] == {"Training": 2, "none": 2}
+
+
+def test_selections_and_keyset_pages(any_catalog):
+    cat = any_catalog
+    ids = add_faces(cat, 250, label="happy", source="a") + add_faces(cat, 5, label=None, source="b")
+    cat.annotate(ids[0], 1, "ann", status="confirmed")
+    cat.annotate(ids[1], 1, "ann", status="deleted")
+    labeled = FaceFilter(selection="labeled")
+    assert cat.count_faces(labeled) == 249
+    assert cat.count_faces(FaceFilter(selection="confirmed")) == 1
+    assert cat.count_faces(FaceFilter()) == 254  # deleted faces are hidden unless asked for
+    assert cat.count_faces(FaceFilter(include_deleted=True)) == 255
+    assert cat.count_faces(FaceFilter(sources=("b",))) == 5
+    assert cat.count_faces(FaceFilter(unlabeled_only=True)) == 5
+    page1 = cat.select_faces(labeled, limit=200)
+    page2 = cat.select_faces(labeled, after_id=page1[-1].id, limit=200)
+    assert len(page1) == 200 and len(page2) == 49
+    assert [f.id for f in page1 + page2] == sorted(set(ids[:250]) - {ids[1]})
+    assert page1[0].crop_png is None
+    assert cat.select_faces(labeled, limit=1, with_crops=True)[0].crop_png is not None
+    assert [f.id for f in cat.faces_by_ids([ids[5], ids[3]])] == [ids[5], ids[3]]
+
+
+def test_annotate_records_audit_and_version(any_catalog):
+    cat = any_catalog
+    (fid,) = add_faces(cat, 1, label=None)
+    v2 = cat.annotate(fid, 1, "alice", label="angry")
+    v3 = cat.annotate(fid, v2, "bob", status=Status.CONFIRMED)
+    face = cat.get_face(fid)
+    assert (face.label, face.status, face.version, face.annotator) == ("angry", Status.CONFIRMED, 3, "bob")
+    events = cat.label_events(fid)
+    assert [(e.annotator, e.from_label, e.to_label, e.from_status, e.to_status, e.version) for e in events] == [
+        ("alice", None, "angry", "unreviewed", "unreviewed", 2),
+        ("bob", "angry", "angry", "unreviewed", "confirmed", 3),
+    ]
+    assert v3 == 3
+
+
+def test_stale_write_is_refused_and_changes_nothing(any_catalog):
+    cat = any_catalog
+    (fid,) = add_faces(cat, 1, label="happy")
+    cat.annotate(fid, 1, "alice", label="sad")
+    with pytest.raises(ConflictError) as err:
+        cat.annotate(fid, 1, "bob", label="angry")
+    assert err.value.actual_version == 2
+    assert cat.get_face(fid).label == "sad"
+    assert len(cat.label_events(fid)) == 1
+
+
+def test_unknown_label_is_refused(any_catalog):
+    (fid,) = add_faces(any_catalog, 1)
+    with pytest.raises(CatalogError, match="unknown class 'joy'"):
+        any_catalog.annotate(fid, 1, "alice", label="joy")
+
+
+def test_downloads_are_outcomes_not_images(any_catalog):
+    cat = any_catalog
+    sid = cat.add_source(NewSource(kind="scrape", name="bing: q"))
+    cat.record_downloads([
+        DownloadRecord(sid, "http://x/a.jpg", DownloadStatus.HTTP_ERROR, http_status=404, detail="not found"),
+        DownloadRecord(sid, "file:///etc/passwd", DownloadStatus.REFUSED_SCHEME),
+    ])
+    assert cat.tried_urls(["http://x/a.jpg", "http://x/b.jpg", "file:///etc/passwd"]) == {
+        "http://x/a.jpg", "file:///etc/passwd"}
+    s = cat.stats()
+    assert s["images"] == 0
+    assert s["by_download"] == {"http_error": 1, "refused_scheme": 1}
+
+
+def test_extraction_redo_carries_the_annotation_of_the_same_face(any_catalog):
+    cat = any_catalog
+    sid = cat.add_source(NewSource(kind="dataset", name="photos"))
+    sha, rel = cat.blobs.put_bytes(b"photo", "JPEG")
+    (ref,) = cat.add_images([NewImage(sha, rel, 640, 480, "JPEG", sid)])
+    assert [t.id for t in cat.images_to_extract()] == [ref.id]
+
+    def face(x):
+        return NewFace(bbox=(x, 10, 50, 50), crop_png=b"png", crop_size=100, phash="0" * 16,
+                       pixel_sha256=f"{x:064x}")
+
+    old_a, old_b = cat.save_extraction(ref.id, ExtractionState.FACES, [face(1), face(200)])
+    assert cat.images_to_extract() == []
+    cat.annotate(old_a, 1, "alice", label="fear", status="confirmed")
+    new_ids = cat.save_extraction(ref.id, ExtractionState.FACES, [face(2), face(400)], replace=True,
+                                  carry_annotations={0: old_a})
+    faces = {f.id: f for f in cat.select_faces(FaceFilter(image_id=ref.id))}
+    assert set(faces) == set(new_ids)
+    kept = faces[new_ids[0]]
+    assert (kept.label, kept.status, kept.version) == ("fear", Status.CONFIRMED, 2)
+    assert faces[new_ids[1]].label is None
+    assert [e.face_id for e in cat.label_events()] == [new_ids[0]]
+
+
+def test_duplicate_groups_replace_earlier_ones(any_catalog):
+    cat = any_catalog
+    a, b, c = add_faces(cat, 3)
+    cat.set_duplicate_groups({a: 1, b: 1})
+    cat.set_duplicate_groups({b: 7, c: 7})
+    groups = {f.id: f.dup_group for f in cat.select_faces()}
+    assert groups == {a: None, b: 7, c: 7}
+    assert cat.stats()["duplicate_groups"] == 1

@@ -1,0 +1,110 @@
+"""`curate init` / `curate stats` and the conventions every command follows."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+CURATE = str(Path(sys.executable).parent / "curate")
+
+
+def curate(*args, env=None, user=None):
+    cmd = [CURATE, *args]
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+    full_env = {k: v for k, v in os.environ.items() if k not in ("FACECAT_CATALOG", "FACECAT_STORE")}
+    full_env.update(env or {})
+    return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_init_then_stats_json(tmp_path):
+    r = curate("init", "--catalog", str(tmp_path / "c"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "c" / "catalog.sqlite").is_file()
+    r = curate("stats", "--catalog", str(tmp_path / "c"), "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert (s["images"], s["faces"]) == (0, 0)
+    for key in ("by_status", "by_label", "by_source"):
+        assert isinstance(s[key], dict)
+
+
+def test_catalog_defaults_to_environment_then_current_directory(tmp_path):
+    r = curate("init", env={"FACECAT_CATALOG": str(tmp_path / "from-env")})
+    assert r.returncode == 0 and (tmp_path / "from-env" / "catalog.sqlite").exists()
+    r = subprocess.run([CURATE, "init"], cwd=tmp_path, capture_output=True, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "FACECAT_CATALOG"})
+    assert r.returncode == 0 and (tmp_path / "catalog" / "catalog.sqlite").exists()
+
+
+def test_help_has_examples_and_bad_usage_exits_2():
+    r = curate("init", "--help")
+    assert r.returncode == 0 and "Examples:" in r.stdout and "--catalog" in r.stdout
+    r = curate("stats", "--no-such-flag")
+    assert r.returncode == 2 and "No such option" in r.stderr
+
+
+def test_missing_catalog_says_how_to_create_one(tmp_path):
+    assert_one_line_error(curate("stats", "--catalog", str(tmp_path / "nope")), "no catalog at", "curate init")
+
+
+def test_path_that_is_a_file(tmp_path):
+    f = tmp_path / "file.txt"
+    f.write_text("not a catalog")
+    assert_one_line_error(curate("init", "--catalog", str(f)), "is a file, not a catalog directory")
+    assert f.read_text() == "not a catalog"
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None and os.geteuid() == 0, reason="needs setpriv to drop root")
+def test_catalog_directory_not_writable():
+    # Outside pytest's tmp_path: its parents are private to root, and root writes anywhere,
+    # so the command runs as nobody on a directory nobody can enter but not write.
+    base = Path(tempfile.mkdtemp(prefix="facecat-ro-"))
+    try:
+        base.chmod(0o755)
+        d = base / "readonly"
+        d.mkdir(mode=0o555)
+        d.chmod(0o555)
+        user = "65534" if os.geteuid() == 0 else None
+        if user and curate("--help", user=user).returncode != 0:
+            pytest.skip("user nobody cannot run this checkout's virtualenv")
+        assert_one_line_error(curate("init", "--catalog", str(d), user=user), "not writable", str(d))
+        assert list(d.iterdir()) == []
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_postgres_url_that_cannot_connect(tmp_path):
+    r = curate("stats", "--catalog", "postgresql+psycopg://facecat:secret@127.0.0.1:9/nodb",
+               "--store", str(tmp_path / "blobs"))
+    assert_one_line_error(r, "cannot open catalog", "127.0.0.1", "refused")
+    assert "secret" not in r.stderr
+
+
+def test_database_url_without_store_is_a_clear_error():
+    r = curate("stats", "--catalog", "postgresql+psycopg://u@127.0.0.1:9/x")
+    assert_one_line_error(r, "--store", "FACECAT_STORE")
+
+
+@pytest.mark.postgres
+def test_init_and_stats_on_postgres(pg_url, tmp_path):
+    r = curate("init", "--catalog", pg_url, "--store", str(tmp_path / "blobs"))
+    assert r.returncode == 0, r.stderr
+    r = curate("stats", "--json", env={"FACECAT_CATALOG": pg_url, "FACECAT_STORE": str(tmp_path / "blobs")})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["faces"] == 0
