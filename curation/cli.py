@@ -75,3 +75,8 @@ def stats(catalog_location: str | None, store: str | None, as_json: bool) -> Non
                 click.echo(f"  {name:<{width}}  {count:>8}")
     if s["duplicate_groups"]:
         click.echo(f"\nduplicate groups: {s['duplicate_groups']}")
+
+
+from curation.cli_dedupe import dedupe_command  # noqa: E402  (subcommands register after the group)
+
+main.add_command(dedupe_command)
