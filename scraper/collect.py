@@ -1,0 +1,123 @@
+"""The one scroll-and-collect driver, for every engine, in a real browser.
+
+Open the search page, accept a consent page if one is shown, scroll to the end; when scrolling no
+longer grows the page, press the engine's "show more results" control; repeat until nothing new
+comes or the limit is reached. Then read the results from the page (and from any further result
+pages the engine names, opened in the same browser). A page with no results is saved for a bug report.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from scraper.engines.base import Engine, Result, rebase, unique
+
+_STATE_JS = "return [document.documentElement.scrollHeight, document.querySelectorAll(arguments[0]).length];"
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How long to wait for a page to react. Tests shorten these."""
+
+    settle: float = 3.0  # after a scroll or a click, how long to wait for the page to grow
+    poll: float = 0.1
+    max_rounds: int = 200  # scroll / show-more rounds, a guard against pages that grow forever
+
+
+@dataclass(frozen=True)
+class Collected:
+    results: list[Result]
+    page_url: str  # the search page as opened
+    debug_dir: Path | None = None  # where an empty page was saved
+    hint: str | None = None  # the likeliest reason a page gave nothing
+
+
+def _click_first(driver: WebDriver, selectors: tuple[str, ...]) -> bool:
+    for css in selectors:
+        for el in driver.find_elements(By.CSS_SELECTOR, css):
+            try:
+                if el.is_displayed() and el.is_enabled():
+                    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+                    el.click()
+                    return True
+            except WebDriverException:  # covered, detached or gone: try the next one
+                continue
+    return False
+
+
+def _wait_for_growth(driver: WebDriver, engine: Engine, before: list[int], pace: Pace) -> bool:
+    deadline = time.monotonic() + pace.settle
+    while time.monotonic() < deadline:
+        time.sleep(pace.poll)
+        now = driver.execute_script(_STATE_JS, engine.result_css)
+        if now[0] > before[0] or now[1] > before[1]:
+            return True
+    return False
+
+
+def _scroll_and_more(driver: WebDriver, engine: Engine, limit: int | None, pace: Pace) -> None:
+    for _ in range(pace.max_rounds):
+        state = driver.execute_script(_STATE_JS, engine.result_css)
+        if limit and state[1] >= limit:
+            return
+        driver.execute_script("window.scrollTo(0, document.documentElement.scrollHeight);")
+        if _wait_for_growth(driver, engine, state, pace):
+            continue
+        if not _click_first(driver, engine.more_css) or not _wait_for_growth(driver, engine, state, pace):
+            return  # the page stopped growing and no "show more" brought anything
+
+
+def likely_cause(html: str) -> str:
+    text = html.lower()
+    if re.search(r"captcha|unusual traffic|are you a robot|verify you are human", text):
+        return "a captcha was shown"
+    if re.search(r"consent|cookies|before you continue", text):
+        return "a consent page is in the way"
+    return "the page layout changed (or the query has no results)"
+
+
+def save_debug(driver: WebDriver, debug_root: Path, engine: Engine, query: str) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    folder = debug_root / f"{engine.name}-{re.sub(r'[^A-Za-z0-9]+', '_', query).strip('_')[:60]}-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "page.html").write_text(driver.page_source, encoding="utf-8")
+    driver.save_screenshot(str(folder / "screenshot.png"))
+    return folder
+
+
+def collect(driver: WebDriver, engine: Engine, query: str, *, limit: int | None = None,
+            base_url: str | None = None, debug_root: Path | None = None, pace: Pace = Pace()) -> Collected:
+    url = engine.search_url(query, base_url)
+    driver.get(url)
+    if _click_first(driver, engine.consent_css):
+        _wait_for_growth(driver, engine, [0, 0], pace)
+    _scroll_and_more(driver, engine, limit, pace)
+    html = driver.page_source
+    results = engine.parse(html, driver.current_url)
+    # Further result pages the engine names (no JavaScript needed), opened in the same browser.
+    queue, seen = list(engine.next_pages(html, driver.current_url)), {url}
+    while queue and not (limit and len(results) >= limit):
+        page = rebase(queue.pop(0), base_url)
+        if page in seen:
+            continue
+        seen.add(page)
+        driver.get(page)
+        more = engine.parse(driver.page_source, page)
+        if not set(r.url for r in more) - set(r.url for r in results):
+            break
+        results = unique(results + more)
+        queue.extend(engine.next_pages(driver.page_source, page))
+    if not results:
+        if driver.current_url != url:
+            driver.get(url)
+        hint = likely_cause(driver.page_source)
+        folder = save_debug(driver, debug_root, engine, query) if debug_root else None
+        return Collected([], url, folder, hint)
+    return Collected(results[:limit] if limit else results, url)

@@ -1,0 +1,258 @@
+"""The downloader: many URLs at once, each one streamed into a temporary file and kept only when it
+is a complete, valid image. Every URL ends in one DownloadStatus, like img2dataset's per-item status.
+
+One requests Session (pooled connections) is shared by a thread pool; a small semaphore per host
+keeps us polite to any one server. A kept file stays in the blob store's tmp/ until the writer
+renames it into the store, so a killed process never leaves half a file in the store.
+"""
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import os
+import tempfile
+import threading
+import time
+import warnings
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from itertools import chain, zip_longest
+from pathlib import Path
+from typing import Iterable, Iterator
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from PIL import Image, UnidentifiedImageError
+from requests.adapters import HTTPAdapter
+
+from db.types import DownloadStatus
+
+USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
+RETRY_CODES = {429, 500, 502, 503, 504}
+CHUNK = 64 * 1024
+TEMP_PREFIX = "scrape-"
+
+# We apply our own pixel cap (Limits.max_pixels) and report too_large; Pillow's warning would only
+# repeat it on stderr. Above twice its own limit Pillow raises DecompressionBombError, also too_large.
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+
+@dataclass(frozen=True)
+class Limits:
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0  # silence between two reads
+    total_timeout: float = 60.0  # a whole image, however it trickles in
+    max_bytes: int = 20_000_000
+    max_pixels: int = 80_000_000
+    retries: int = 2  # extra attempts on 5xx and 429
+    backoff: float = 1.0  # first wait before a retry; doubles each time
+    max_retry_after: float = 30.0  # a longer Retry-After gives up instead of waiting
+    max_redirects: int = 5
+    per_host: int = 4  # requests in flight to one host
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one URL gave. temp_path is set only for ok: a complete, decoded image awaiting the store."""
+
+    url: str
+    status: DownloadStatus
+    http_status: int | None = None
+    content_type: str | None = None
+    detail: str | None = None
+    temp_path: Path | None = None
+    sha256: str | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    fetched_at: datetime | None = None
+
+
+class _Reject(Exception):
+    def __init__(self, status: DownloadStatus, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: either a number or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def validate_image(path: Path, max_pixels: int) -> tuple[str, int, int]:
+    """(format, width, height) of a file Pillow can fully decode (a GIF's first frame), else _Reject."""
+    try:
+        with Image.open(path) as im:
+            fmt, (width, height) = im.format, im.size
+            if fmt not in ACCEPTED_FORMATS:
+                raise _Reject(DownloadStatus.NOT_IMAGE, f"unsupported format {fmt}")
+            if width * height > max_pixels:
+                raise _Reject(DownloadStatus.TOO_LARGE, f"{width}x{height} pixels is over the cap")
+            im.load()  # decodes the pixels: a truncated or corrupt file fails here
+    except Image.DecompressionBombError:
+        raise _Reject(DownloadStatus.TOO_LARGE, "decompression bomb") from None
+    except UnidentifiedImageError:
+        raise _Reject(DownloadStatus.NOT_IMAGE, "not an image") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # Pillow's ways of saying "broken file"
+        raise _Reject(DownloadStatus.NOT_IMAGE, f"undecodable: {exc}") from None
+    return fmt, width, height
+
+
+def interleave_by_host(urls: Iterable[str]) -> list[str]:
+    """Round-robin over hosts, so the per-host limit rarely leaves a worker waiting."""
+    by_host: dict[str, list[str]] = defaultdict(list)
+    for u in urls:
+        by_host[urlsplit(u).netloc].append(u)
+    return [u for u in chain.from_iterable(zip_longest(*by_host.values())) if u is not None]
+
+
+class Downloader:
+    def __init__(self, temp_dir: Path, *, concurrency: int = 16, limits: Limits = Limits(),
+                 user_agent: str = USER_AGENT):
+        self.temp_dir = Path(temp_dir)
+        self.concurrency = concurrency
+        self.limits = limits
+        self.session = requests.Session()
+        self.session.headers.update({"User-Agent": user_agent, "Accept": "image/avif,image/webp,image/*,*/*;q=0.8"})
+        self.session.max_redirects = limits.max_redirects
+        adapter = HTTPAdapter(pool_connections=64, pool_maxsize=max(concurrency, 4), max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "Downloader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def fetch_all(self, urls: Iterable[str]) -> Iterator[Fetched]:
+        """Fetch every URL; yields each outcome as it completes."""
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="download") as pool:
+            futures = [pool.submit(self.fetch, u) for u in interleave_by_host(urls)]
+            try:
+                for fut in as_completed(futures):
+                    yield fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+
+    def fetch(self, url: str) -> Fetched:
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            return Fetched(url, DownloadStatus.REFUSED_SCHEME, detail=f"only http and https are fetched ({urlsplit(url).scheme or 'no'} scheme)")
+        with self._slot(urlsplit(url).netloc):
+            return self._fetch_with_retries(url)
+
+    def _slot(self, host: str) -> threading.BoundedSemaphore:
+        with self._slots_lock:
+            if host not in self._host_slots:
+                self._host_slots[host] = threading.BoundedSemaphore(self.limits.per_host)
+            return self._host_slots[host]
+
+    def _fetch_with_retries(self, url: str) -> Fetched:
+        lim = self.limits
+        for attempt in range(lim.retries + 1):
+            try:
+                resp = self.session.get(url, stream=True, timeout=(lim.connect_timeout, lim.read_timeout))
+            except requests.TooManyRedirects:
+                return Fetched(url, DownloadStatus.NETWORK_ERROR, detail=f"more than {lim.max_redirects} redirects")
+            except requests.Timeout:
+                return Fetched(url, DownloadStatus.TIMEOUT, detail="no answer in time")
+            except requests.RequestException as exc:
+                return Fetched(url, DownloadStatus.NETWORK_ERROR, detail=type(exc).__name__)
+            with resp:
+                code, ctype = resp.status_code, resp.headers.get("Content-Type")
+                if code in RETRY_CODES and attempt < lim.retries:
+                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
+                    if wait is not None and wait > lim.max_retry_after:
+                        return Fetched(url, DownloadStatus.HTTP_ERROR, code, ctype, f"Retry-After {wait:.0f} s is too long")
+                    time.sleep(wait if wait is not None else lim.backoff * 2**attempt)
+                    continue
+                if not 200 <= code < 300:
+                    return Fetched(url, DownloadStatus.HTTP_ERROR, code, ctype, f"HTTP {code}")
+                return self._stream(url, resp)
+        raise AssertionError("unreachable: the last attempt always returns")
+
+    def _stream(self, url: str, resp: requests.Response) -> Fetched:
+        lim, code, ctype = self.limits, resp.status_code, resp.headers.get("Content-Type")
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > lim.max_bytes:
+            return Fetched(url, DownloadStatus.TOO_LARGE, code, ctype, f"Content-Length {declared} is over the cap")
+        fd, name = _mkstemp(self.temp_dir)
+        tmp = Path(name)
+        try:
+            digest, size, started = hashlib.sha256(), 0, time.monotonic()
+            with os.fdopen(fd, "wb") as f:
+                # read1 returns whatever has arrived, so a trickle still meets the total cap.
+                while chunk := resp.raw.read1(CHUNK, decode_content=True):
+                    size += len(chunk)
+                    if size > lim.max_bytes:
+                        raise _Reject(DownloadStatus.TOO_LARGE, f"body over {lim.max_bytes} bytes")
+                    if time.monotonic() - started > lim.total_timeout:
+                        raise _Reject(DownloadStatus.TIMEOUT, f"not complete after {lim.total_timeout:g} s")
+                    digest.update(chunk)
+                    f.write(chunk)
+            if size == 0:
+                raise _Reject(DownloadStatus.NOT_IMAGE, "empty body")
+            fmt, width, height = validate_image(tmp, lim.max_pixels)
+        except _Reject as rej:
+            tmp.unlink(missing_ok=True)
+            return Fetched(url, rej.status, code, ctype, rej.detail)
+        except (urllib3.exceptions.ReadTimeoutError, requests.Timeout, TimeoutError):
+            tmp.unlink(missing_ok=True)
+            return Fetched(url, DownloadStatus.TIMEOUT, code, ctype, "the body stalled")
+        except (urllib3.exceptions.HTTPError, requests.RequestException, ConnectionError) as exc:
+            tmp.unlink(missing_ok=True)
+            return Fetched(url, DownloadStatus.NETWORK_ERROR, code, ctype, f"body cut off: {type(exc).__name__}")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return Fetched(url, DownloadStatus.OK, code, ctype, None, tmp, digest.hexdigest(), width, height, fmt,
+                       datetime.now(timezone.utc))
+
+
+def _mkstemp(temp_dir: Path) -> tuple[int, str]:
+    # The pid in the name lets a later run tell a dead run's leftovers from a live run's files.
+    return tempfile.mkstemp(dir=temp_dir, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".part")
+
+
+def clean_temp_dir(temp_dir: Path) -> int:
+    """Remove what killed runs left in the store's tmp/ (files of live processes stay); returns the count."""
+    removed = 0
+    for path in Path(temp_dir).glob(f"{TEMP_PREFIX}*.part"):
+        pid = path.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,75 @@
+"""Local HTTP servers for the scraper tests: a threaded server whose behaviour is a plain function,
+and small real images made with Pillow."""
+from __future__ import annotations
+
+import io
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+from PIL import Image, ImageDraw
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so the downloader's pooling is exercised
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.server.hits.append(self.path)
+        try:
+            self.server.app(self)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout under test): nothing to answer
+
+    @property
+    def route(self) -> str:
+        return urlsplit(self.path).path
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+
+    def send(self, code: int, body: bytes = b"", ctype: str = "text/html; charset=utf-8",
+             headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # quiet tests
+        pass
+
+
+class LocalServer:
+    """Serves app(handler) on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: Callable[[Handler], None], host: str = "127.0.0.1"):
+        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.app = app
+        self.httpd.hits = []
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def hits(self) -> list[str]:
+        return self.httpd.hits
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def make_image(seed: int, fmt: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small real image, different for every seed."""
+    im = Image.new("RGB", size, ((seed * 67) % 256, (seed * 131) % 256, (seed * 29) % 256))
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([seed % size[0], 0, size[0] - 1, (seed * 7) % size[1]], fill=(255 - (seed * 67) % 256, 40, 200))
+    draw.text((2, 2), str(seed), fill=(0, 0, 0))
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    return buf.getvalue()
