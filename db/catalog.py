@@ -60,6 +60,12 @@ class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin):
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def optimize(self) -> None:
+        """Refresh the query planner's statistics; call after a bulk load (an import, an extraction)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from db import models as m
 from db.types import (
@@ -26,16 +25,37 @@ def url_hash(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _row(record) -> dict:
+    """A dataclass as a column dict; shallow, unlike dataclasses.asdict, which deep-copies (slow in bulk)."""
+    return dict(record.__dict__)
+
+
 def _chunks(seq: Sequence, n: int = BATCH) -> Iterable[Sequence]:
     for i in range(0, len(seq), n):
         yield seq[i : i + n]
+
+
+def insert_returning_ids(conn, model, rows: Sequence[dict]) -> list[int]:
+    """Insert rows, returning their new ids in order.
+
+    PostgreSQL: ids come from the sequence first, then a plain executemany (psycopg pipelines it);
+    a multi-row INSERT ... RETURNING costs more in client-side query parsing than the insert itself.
+    """
+    if conn.dialect.name == "postgresql":
+        ids = list(conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": model.__tablename__, "n": len(rows)},
+        ).scalars())
+        conn.execute(insert(model), [{**r, "id": i} for r, i in zip(rows, ids)])
+        return ids
+    return list(conn.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows).scalars())
 
 
 class IngestMixin:
     # --- sources -------------------------------------------------------------------------------
     def add_source(self, source: NewSource) -> int:
         with self._writing() as conn:
-            return conn.execute(insert(m.Source).returning(m.Source.id), [asdict(source)]).scalar_one()
+            return conn.execute(insert(m.Source).returning(m.Source.id), [_row(source)]).scalar_one()
 
     def find_source(self, kind: str, name: str) -> SourceInfo | None:
         """The most recent source of that kind and name (idempotent imports look themselves up here)."""
@@ -68,14 +88,10 @@ class IngestMixin:
                 for im in chunk:
                     if im.sha256 not in existing and im.sha256 not in seen:
                         seen[im.sha256] = len(new_rows)
-                        new_rows.append({**asdict(im), "extraction_state": ExtractionState.PENDING.value})
+                        new_rows.append({**_row(im), "extraction_state": ExtractionState.PENDING.value})
                 new_ids: list[int] = []
                 if new_rows:
-                    new_ids = list(
-                        conn.execute(
-                            insert(m.Image).returning(m.Image.id, sort_by_parameter_order=True), new_rows
-                        ).scalars()
-                    )
+                    new_ids = insert_returning_ids(conn, m.Image, new_rows)
                 created_ids = {sha: new_ids[i] for sha, i in seen.items()}
                 handed_out: set[str] = set()
                 for im in chunk:
@@ -97,7 +113,7 @@ class IngestMixin:
     # --- download outcomes ---------------------------------------------------------------------
     def record_downloads(self, records: Sequence[DownloadRecord]) -> None:
         rows = [
-            {**asdict(r), "status": r.status.value if hasattr(r.status, "value") else r.status, "url_sha256": url_hash(r.url)}
+            {**_row(r), "status": r.status.value if hasattr(r.status, "value") else r.status, "url_sha256": url_hash(r.url)}
             for r in records
         ]
         if not rows:
@@ -138,10 +154,25 @@ class IngestMixin:
         with self._reading() as conn:
             return [ImageTask(*r) for r in conn.execute(stmt).all()]
 
-    def add_faces(self, items: Sequence[tuple[int, NewFace]]) -> list[int]:
-        """Add faces (image id, face) with their annotations, in bulk; returns the face ids in order."""
+    def add_faces(
+        self, items: Sequence[tuple[int, NewFace]], image_state: ExtractionState | None = None
+    ) -> list[int]:
+        """Add faces (image id, face) with their annotations, in bulk; returns the face ids in order.
+
+        image_state: also set these images' extraction state, in the same transaction (a dataset's
+        pre-cropped faces are its images' extraction: FACES).
+        """
         with self._writing() as conn:
-            return self._insert_faces(conn, items)
+            ids = self._insert_faces(conn, items)
+            if image_state is not None:
+                image_ids = sorted({image_id for image_id, _ in items})
+                for chunk in _chunks(image_ids):
+                    conn.execute(
+                        update(m.Image)
+                        .where(m.Image.id.in_(chunk))
+                        .values(extraction_state=ExtractionState(image_state).value, extraction_error=None)
+                    )
+            return ids
 
     def save_extraction(
         self,
@@ -208,9 +239,7 @@ class IngestMixin:
                         "settings": f.settings,
                     }
                 )
-            chunk_ids = list(
-                conn.execute(insert(m.Face).returning(m.Face.id, sort_by_parameter_order=True), face_rows).scalars()
-            )
+            chunk_ids = insert_returning_ids(conn, m.Face, face_rows)
             for fid, (_, f) in zip(chunk_ids, chunk):
                 ann_rows.append(
                     {

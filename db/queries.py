@@ -122,6 +122,15 @@ class QueriesMixin:
                 out.update(conn.execute(select(_F.id, _F.crop_png).where(_F.id.in_(chunk))).all())
         return out
 
+    def image_blob_paths(self, image_ids: Sequence[int]) -> dict[int, str]:
+        """Blob-store paths (see Catalog.blobs) of these images' original bytes, by image id."""
+        out: dict[int, str] = {}
+        with self._reading() as conn:
+            for i in range(0, len(image_ids), 1000):
+                chunk = list(image_ids[i : i + 1000])
+                out.update(conn.execute(select(_I.id, _I.blob_path).where(_I.id.in_(chunk))).all())
+        return out
+
     def count_faces(self, flt: FaceFilter = FaceFilter()) -> int:
         with self._reading() as conn:
             return conn.execute(apply_filter(_base((func.count(_F.id),)), flt)).scalar_one()
