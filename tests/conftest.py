@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,49 +30,27 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pg_bin() -> Path | None:
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="session")
 def pg_server():
-    """The URL of a PostgreSQL server: $FACECAT_TEST_PG_URL, else a throwaway cluster started here
-    from Debian's postgresql package; skips with a reason when neither is available."""
+    """The URL of a PostgreSQL server: $FACECAT_TEST_PG_URL (CI starts one), else a throwaway cluster
+    started here with scripts/pg-throwaway; skips with a reason when neither is possible, unless
+    FACECAT_REQUIRE_PG=1 (CI), where a missing server is a failure."""
     url = os.environ.get("FACECAT_TEST_PG_URL")
     if url:
         yield url
         return
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("no PostgreSQL: set FACECAT_TEST_PG_URL or install Debian's postgresql")
     root = Path(tempfile.mkdtemp(prefix="facecat-pg-"))
-    data, port = root / "data", _free_port()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(root, "postgres", "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(run_as + [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "facecat"],
-                   check=True, capture_output=True)
-    subprocess.run(
-        run_as + [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                  f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-        check=True, capture_output=True,
-    )
+    started = subprocess.run([str(REPO / "scripts" / "pg-throwaway"), "start", str(root)],
+                             capture_output=True, text=True)
+    if started.returncode != 0:
+        reason = f"no PostgreSQL server: {started.stderr.strip() or 'pg-throwaway failed'}"
+        if os.environ.get("FACECAT_REQUIRE_PG") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason + " (set FACECAT_TEST_PG_URL or install Debian's postgresql)")
     try:
-        yield f"postgresql+psycopg://facecat@127.0.0.1:{port}/postgres"
+        yield started.stdout.strip()
     finally:
-        subprocess.run(run_as + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run([str(REPO / "scripts" / "pg-throwaway"), "stop", str(root)], capture_output=True)
 
 
 @pytest.fixture
