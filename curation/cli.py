@@ -80,3 +80,7 @@ def stats(catalog_location: str | None, store: str | None, as_json: bool) -> Non
 from curation.cli_dedupe import dedupe_command  # noqa: E402  (subcommands register after the group)
 
 main.add_command(dedupe_command)
+
+from curation.cli_export import export_command  # noqa: E402
+
+main.add_command(export_command)

@@ -1,0 +1,140 @@
+"""The export itself: select and split, write every face, then the manifest, atomically.
+
+Everything is built in a temporary directory beside OUT and renamed into place at the end, so a
+failure half-way leaves no OUT (and an existing OUT, replaced only with force, stays whole until
+the new one is complete).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation.export import manifest
+from curation.export.pixels import face_pixels
+from curation.export.writers import FER_CLASSES, CsvWriter, FoldersWriter, NpzWriter, Writer
+from curation.selection import SelectionSpec, SplitSelection, select_split
+from curation.split import SPLITS
+from db.catalog import Catalog
+from db.errors import CatalogError
+
+FORMATS = ("folders", "csv", "npz")
+CSV_SIZE = 48  # FER2013's size, what FER tools expect
+
+
+class ExportError(CatalogError):
+    """An export that cannot be made; one line for the user, nothing written."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    format: str
+    size: int
+    classes: list[str]
+    counts: dict
+    manifest_sha256: str
+    export_id: int
+
+
+def export_size(fmt: str, selection: SplitSelection, size: int | None) -> int:
+    """--size, else 48 for csv, else the crops' own size (which must then be the same for all)."""
+    if size is not None:
+        return size
+    if fmt == "csv":
+        return CSV_SIZE
+    sizes = sorted({a.face.crop_size for a in selection.assignments})
+    if len(sizes) > 1:
+        raise ExportError(f"the selected faces have crops of sizes {', '.join(map(str, sizes))}; pick one with --size")
+    return sizes[0]
+
+
+def check_classes(fmt: str, classes: list[str]) -> None:
+    """Refuse class names the format cannot hold, before anything is written."""
+    if fmt == "folders":
+        bad = [k for k in classes if k in (".", "..") or any(c in k for c in "/\\\0")]
+        if bad:
+            raise ExportError(f"class name(s) unfit for a folder name: {', '.join(map(repr, bad))}; rename with --map")
+    if fmt == "csv":
+        other = [k for k in classes if k not in FER_CLASSES]
+        if other:
+            raise ExportError(f"the csv format holds FER2013's classes only ({', '.join(FER_CLASSES)}); "
+                              f"map or leave out: {', '.join(other)} (--map, --classes)")
+
+
+def _writer(fmt: str, root: Path, selection: SplitSelection, size: int) -> Writer:
+    if fmt == "folders":
+        present = [s for s in SPLITS if any(a.split == s for a in selection.assignments)]
+        return FoldersWriter(root, selection.classes, present)
+    if fmt == "csv":
+        return CsvWriter(root)
+    return NpzWriter(root, selection.classes, len(selection.assignments), size)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ExportError(f"{out} exists and is not a directory; choose another OUT")
+    if out.exists() and not force:
+        raise ExportError(f"{out} already exists; use --force to replace it")
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        os.replace(out, old / out.name)
+        os.replace(tmp, out)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, out)
+
+
+def export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int | None = None,
+           force: bool = False, progress=None) -> ExportResult:
+    """Export the faces selected by spec to directory `out` in format fmt; record it in the catalog.
+
+    `progress`: a tqdm-like bar advanced once per face written (its total is set here).
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    out = Path(out).absolute()
+    _check_out(out, force)
+    selection = select_split(catalog, spec)
+    if not selection.assignments:
+        raise ExportError(f"no faces match the selection ({spec.status}, classes {spec.classes or 'all'}, "
+                          f"sources {spec.sources or 'all'}); see `curate stats`")
+    size = export_size(fmt, selection, size)
+    check_classes(fmt, selection.classes)
+    # Output order: train, val, test, each by face id (FER2013's own CSV is ordered by Usage too).
+    ordered = sorted(selection.assignments, key=lambda a: (SPLITS.index(a.split), a.face.id))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        tmp.chmod(0o777 & ~_current_umask())  # mkdtemp makes it private; OUT is an ordinary folder
+        writer = _writer(fmt, tmp, selection, size)
+        placed = []
+        if progress is not None:
+            progress.reset(total=len(ordered))
+        for a, pixels in zip(ordered, face_pixels(catalog, ordered, size)):
+            placed.append((a, writer.add(a, pixels)))
+            if progress is not None:
+                progress.update(1)
+        writer.close()
+        data = manifest.build(fmt, size, selection, placed)
+        (tmp / manifest.MANIFEST).write_bytes(data)
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    digest = hashlib.sha256(data).hexdigest()
+    counts = manifest.counts(selection)
+    export_id = catalog.record_export(str(out), fmt, {**spec.as_dict(), "size": size}, counts, digest)
+    return ExportResult(out, fmt, size, selection.classes, counts, digest, export_id)
