@@ -100,7 +100,7 @@ def collect(driver: WebDriver, engine: Engine, query: str, *, limit: int | None 
         _wait_for_growth(driver, engine, [0, 0], pace)
     _scroll_and_more(driver, engine, limit, pace)
     html = driver.page_source
-    results = engine.parse(html, driver.current_url)
+    results = unique(engine.parse(html, driver.current_url))
     # Further result pages the engine names (no JavaScript needed), opened in the same browser.
     queue, seen = list(engine.next_pages(html, driver.current_url)), {url}
     while queue and not (limit and len(results) >= limit):

@@ -79,7 +79,7 @@ def collect_pages(session: requests.Session, engine: Engine, query: str, *, limi
     """The engine's result pages one after another (following next_pages) until nothing new or limit."""
     start = engine.search_url(query, base_url)
     first_html = fetch_page(session, start)
-    results = engine.parse(first_html, start)
+    results = unique(engine.parse(first_html, start))
     queue, seen = engine.next_pages(first_html, start), {start}
     while queue and not (limit and len(results) >= limit):
         page = rebase(queue.pop(0), base_url)
@@ -87,7 +87,7 @@ def collect_pages(session: requests.Session, engine: Engine, query: str, *, limi
             continue
         seen.add(page)
         html = fetch_page(session, page)
-        more = [r for r in engine.parse(html, page) if r.url not in {x.url for x in results}]
+        more = unique(results + engine.parse(html, page))[len(results):]
         if not more:
             break
         results += more

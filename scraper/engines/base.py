@@ -57,7 +57,8 @@ class Engine(ABC):
 
     @abstractmethod
     def parse(self, html: str, page_url: str) -> list[Result]:
-        """Results in page order, full-size URLs absolute."""
+        """Results in page order, full-size URLs absolute. A page may show one image twice; the
+        collectors drop repeats (see unique), so the first showing gives the rank."""
 
     def next_pages(self, html: str, page_url: str) -> list[str]:
         """URLs of further result pages that need no JavaScript (absolute, on page_url's host)."""

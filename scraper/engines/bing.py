@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urljoin
 
 from bs4 import BeautifulSoup
 
-from scraper.engines.base import Engine, Result, unique
+from scraper.engines.base import Engine, Result
 
 
 class Bing(Engine):
@@ -43,7 +43,7 @@ class Bing(Engine):
                     thumbnail_url=meta.get("turl") or None,
                 )
             )
-        return unique(results)
+        return results
 
     def next_pages(self, html: str, page_url: str) -> list[str]:
         soup = BeautifulSoup(html, "html.parser")  # html.parser lowercases attribute names

@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urljoin
 
 from bs4 import BeautifulSoup
 
-from scraper.engines.base import Engine, Result, unique
+from scraper.engines.base import Engine, Result
 
 _VQD = re.compile(r"""vqd\s*[=:]\s*["']?([\d-]+)""")
 
@@ -45,10 +45,10 @@ class DuckDuckGo(Engine):
     def parse(self, html: str, page_url: str) -> list[Result]:
         data = _json_body(html)
         if data is not None:
-            return unique([
+            return [
                 Result(url=r["image"], page_url=r.get("url"), title=r.get("title"), thumbnail_url=r.get("thumbnail"))
                 for r in data.get("results", []) if r.get("image")
-            ])
+            ]
         soup = BeautifulSoup(html, "html.parser")
         results = []
         for tile in soup.select("div.tile--img[data-id]"):
@@ -60,7 +60,7 @@ class DuckDuckGo(Engine):
                 title=(img.get("alt") or None) if img else None,
                 thumbnail_url=urljoin(page_url, img["src"]) if img and img.get("src") else None,
             ))
-        return unique(results)
+        return results
 
     def next_pages(self, html: str, page_url: str) -> list[str]:
         data = _json_body(html)

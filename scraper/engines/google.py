@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 
 from bs4 import BeautifulSoup
 
-from scraper.engines.base import Engine, Result, unique
+from scraper.engines.base import Engine, Result
 
 # ["https://...",123,456] inside script data; the URL is a JSON string (\u003d, \/ escapes).
 _TRIPLE = re.compile(r'\["(https?:[^"\\]*(?:\\.[^"\\]*)*)",(\d+),(\d+)\]')
@@ -42,4 +42,4 @@ class Google(Engine):
         urls = list(dict.fromkeys(urls))
         pages = [d["data-lpage"] for d in soup.select("div[data-lpage]")]
         paired = len(pages) == len(urls)
-        return unique([Result(url=u, page_url=pages[i] if paired else None) for i, u in enumerate(urls)])
+        return [Result(url=u, page_url=pages[i] if paired else None) for i, u in enumerate(urls)]

@@ -54,7 +54,7 @@ window.addEventListener('scroll', () => {{
   if (sinceClick >= SCROLL_BATCHES) {{ more.style.display = 'block'; return; }}
   load();
 }});
-more.querySelector('a').onclick = () => {{ more.style.display = 'none'; sinceClick = 0; load(); }};
+more.querySelector('a').onclick = () => {{ fetch('/clicked-more'); more.style.display = 'none'; sinceClick = 0; load(); }};
 </script></body></html>"""
 
 
@@ -95,6 +95,8 @@ class BingMirror:
             h.send(200, body.encode())
         elif route == "/images/async":
             h.send(200, self._fragment(p.get("q", ""), int(p.get("first", 1)), int(p.get("count", BATCH))).encode())
+        elif route == "/clicked-more":  # lets a test see that the button was pressed
+            h.send(200)
         elif route.startswith("/th/"):
             h.send(200, make_image(999, size=(24, 18)), "image/jpeg")
         elif route.startswith("/img/"):

@@ -1,0 +1,129 @@
+"""Real headless Chromium, through Selenium, scraping a local Bing look-alike with `scrape`."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from db import open_catalog
+from scraper.cli import main
+from tests.scraper.bing_mirror import BingMirror, Entry
+
+pytestmark = pytest.mark.slow
+
+ENTRIES = (
+    [Entry(f"ok{i:02d}") for i in range(28)]
+    + [Entry("photo-png", fmt="PNG"), Entry("photo-gif", fmt="GIF"), Entry("slow1", "slow"), Entry("slow2", "slow")]
+    + [Entry("dead1", "dead"), Entry("dead2", "dead"), Entry("copy1", "dup", of="ok03"), Entry("copy2", "dup", of="slow1")]
+    + [Entry("html1", "html"), Entry("html2", "html")]
+)
+
+
+@pytest.fixture
+def mirror(serve):
+    site = BingMirror(ENTRIES)
+    server = serve(site)
+    site.base = server.url
+    return site, server
+
+
+def scrape(*args: str):
+    return CliRunner().invoke(main, [*args, "--settle", "0.5"])
+
+
+def test_chromium_scrapes_the_mirror_into_the_catalog(mirror, tmp_path):
+    site, server = mirror
+    cat_dir = tmp_path / "cat"
+    open_catalog(cat_dir, create=True).close()
+    r = scrape("angry human face", "--engine", "bing", "--base-url", server.url, "--catalog", str(cat_dir), "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    [q] = summary["queries"]
+    assert q["found"] == len(ENTRIES) == 38
+    assert q["label"] == "angry"
+    assert q["outcomes"] == {"duplicate": 2, "http_error": 2, "not_image": 2, "ok": 32}
+    # Batches of 12 loaded by the page's script: after the consent banner, by scrolling, then only
+    # after "See more images" was pressed, then by scrolling again.
+    batches = [h for h in server.hits if h.startswith("/images/async") and "%20" in h]
+    assert [b.split("first=")[1].split("&")[0] for b in batches] == ["1", "13", "25", "37"]
+    assert server.hits.index("/clicked-more") < server.hits.index(batches[2])
+    with open_catalog(cat_dir) as cat:
+        images = cat.images_to_extract(redo=True)
+        stored = {cat.blobs.read(im.blob_path) for im in images}
+        assert stored == site.expected_images()  # exactly the full-size images, no thumbnail, no junk
+        assert len(images) == 32
+        [source] = cat.sources()
+        assert (source.kind, source.engine, source.query) == ("scrape", "bing", "angry human face")
+        s = cat.stats()
+        assert s["by_download"] == q["outcomes"]
+    assert {im.suggested_label for im in images} == {"angry"}
+    # Provenance, read straight from the database file (stages never do; a test may look).
+    with sqlite3.connect(cat_dir / "catalog.sqlite") as db:
+        row = db.execute("SELECT url, page_url, title, query, rank, http_status, content_type, width, height, format,"
+                         " fetched_at, source_id FROM images WHERE url LIKE '%/ok05.jpg'").fetchone()
+    assert row[:10] == (f"{server.url}/img/ok05.jpg", f"{server.url}/pages/ok05.html", "Result 6: ok05",
+                        "angry human face", 6, 200, "image/jpeg", 64, 48, "JPEG")
+    assert row[10] and row[11] == source.id
+
+
+def test_second_run_resumes_and_view_folder_matches_the_catalog(mirror, tmp_path):
+    site, server = mirror
+    cat = str(tmp_path / "cat")
+    open_catalog(cat, create=True).close()
+    first = scrape("fearful face", "--base-url", server.url, "--catalog", cat, "--limit", "20", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["queries"][0]["found"] == 20
+    hits_before = len([h for h in server.hits if h.startswith("/img/")])
+    again = scrape("fearful face", "--base-url", server.url, "--catalog", cat, "--json")
+    assert again.exit_code == 0, again.output
+    [q] = json.loads(again.stdout)["queries"]
+    assert q["found"] == 38 and q["already_tried"] == 20 and sum(q["outcomes"].values()) == 18
+    fetched_twice = len([h for h in server.hits if h.startswith("/img/")]) - hits_before
+    assert fetched_twice == 18  # only the new URLs were downloaded
+    view = tmp_path / "browse"
+    r = scrape("--view", str(view), "--catalog", cat)
+    assert r.exit_code == 0, r.output
+    links = sorted((view / "fearful_face").iterdir())
+    with open_catalog(cat) as c:
+        images = c.images_to_extract(redo=True)
+    assert len(links) == len(images) == 32
+    assert links[0].name.startswith("0001_") and links[0].is_symlink()
+    for link in links:
+        assert hashlib.sha256(link.read_bytes()).hexdigest()[:8] == link.name[5:13]
+
+
+def test_a_page_without_results_is_saved_with_a_screenshot(serve, tmp_path):
+    server = serve(lambda h: h.send(200, b"<html><body><h1>Please solve this captcha</h1></body></html>"))
+    cat = tmp_path / "cat"
+    open_catalog(cat, create=True).close()
+    r = scrape("angry face", "--base-url", server.url, "--catalog", str(cat))
+    assert r.exit_code == 1
+    assert "No results: a captcha was shown" in r.stderr
+    assert "layout changed, consent page, captcha" in r.stderr
+    [debug] = (cat / "scrape-debug").iterdir()
+    assert str(debug) in r.stderr
+    assert "captcha" in (debug / "page.html").read_text()
+    assert (debug / "screenshot.png").read_bytes().startswith(b"\x89PNG")
+    assert r.stderr.strip().splitlines()[-1] == "error: no results for 1 of 1 queries: angry face"
+
+
+def test_several_queries_share_one_browser_and_dry_run_writes_nothing(mirror, tmp_path, monkeypatch):
+    site, server = mirror
+    import scraper.cli as cli
+
+    started = []
+    real = cli.start_browser
+    monkeypatch.setattr(cli, "start_browser", lambda headful: started.append(1) or real(headful))
+    r = scrape("happy face", "sad face", "--base-url", server.url, "--limit", "5", "--dry-run", "--json",
+               "--catalog", str(tmp_path / "nothing-here"))
+    assert r.exit_code == 0, r.output
+    queries = json.loads(r.stdout)["queries"]
+    assert [(q["query"], q["label"], q["found"]) for q in queries] == [("happy face", "happy", 5), ("sad face", "sad", 5)]
+    assert queries[0]["results"][0] == {"rank": 1, "url": site.full_url(ENTRIES[0]), "page_url": f"{server.url}/pages/ok00.html",
+                                        "title": "Result 1: ok00"}
+    assert len(started) == 1
+    assert not (tmp_path / "nothing-here").exists()
+    assert not [h for h in server.hits if h.startswith("/img/")]

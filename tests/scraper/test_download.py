@@ -1,0 +1,195 @@
+"""The downloader against a hostile local server: every URL ends in its recorded status, nothing
+crashes, nothing invalid enters the catalog."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import subprocess
+import time
+import zlib
+
+import pytest
+from PIL import Image
+
+from db.types import DownloadStatus as S
+from db.types import NewSource
+from scraper.download import Downloader, Limits, clean_temp_dir, retry_after_seconds
+from scraper.engines.base import Result
+from scraper.pipeline import QueryReport, fetch_into_catalog
+from scraper.writer import Item
+from tests.scraper.servers import make_image
+
+FAST = Limits(connect_timeout=2, read_timeout=3, total_timeout=1.5, max_bytes=300_000, retries=1, backoff=0.05,
+              max_retry_after=5, per_host=8)
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height (a decompression bomb, never allocated)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def animated_gif() -> bytes:
+    frames = [Image.new("P", (20, 20), i * 40) for i in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=50)
+    return buf.getvalue()
+
+
+def noisy_jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.effect_noise((256, 256), 80).convert("RGB").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+SAME = make_image(7, "PNG")
+FORMATS = {f: make_image(i + 20, f) for i, f in enumerate(["JPEG", "PNG", "WEBP", "BMP", "TIFF"])}
+
+
+class Hostile:
+    def __init__(self):
+        self.times: dict[str, list[float]] = {}
+
+    def __call__(self, h) -> None:
+        r = h.route
+        self.times.setdefault(r, []).append(time.monotonic())
+        if r.startswith("/fmt/"):
+            h.send(200, FORMATS[r.removeprefix("/fmt/")], "image/" + r.removeprefix("/fmt/").lower())
+        elif r == "/anim.gif":
+            h.send(200, animated_gif(), "image/gif")
+        elif r == "/html-as-jpeg.jpg":
+            h.send(200, b"<!DOCTYPE html><html><body>Forbidden</body></html>", "image/jpeg")
+        elif r == "/json-as-jpeg.jpg":
+            h.send(200, b'{"error": "rate limited"}', "image/jpeg")
+        elif r == "/truncated.jpg":
+            h.send(200, noisy_jpeg()[:6000], "image/jpeg")
+        elif r == "/empty.jpg":
+            h.send(200, b"", "image/jpeg")
+        elif r == "/vector.svg":
+            h.send(200, b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', "image/svg+xml")
+        elif r == "/bomb.png":
+            h.send(200, png_declaring(30000, 30000), "image/png")
+        elif r == "/endless.jpg":
+            h.send_response(200)
+            h.send_header("Content-Type", "image/jpeg")
+            h.send_header("Connection", "close")
+            h.end_headers()
+            while True:  # until the client hangs up
+                h.wfile.write(b"\xff" * 65536)
+        elif r == "/trickle.jpg":
+            h.send_response(200)
+            h.send_header("Content-Type", "image/jpeg")
+            h.send_header("Content-Length", "100")
+            h.end_headers()
+            for _ in range(100):
+                h.wfile.write(b"\xff")
+                h.wfile.flush()
+                time.sleep(1)
+        elif r in ("/loop-a", "/loop-b"):
+            h.send(302, b"", headers={"Location": "/loop-b" if r == "/loop-a" else "/loop-a"})
+        elif r == "/missing.jpg":
+            h.send(404, b"not found")
+        elif r == "/broken.jpg":
+            h.send(500, b"oops")
+        elif r == "/busy.jpg":  # 429 once, with Retry-After, then the image
+            if len(self.times[r]) == 1:
+                h.send(429, b"slow down", headers={"Retry-After": "1"})
+            else:
+                h.send(200, make_image(3), "image/jpeg")
+        elif r == "/busy-forever.jpg":
+            h.send(429, b"go away", headers={"Retry-After": "3600"})
+        elif r in ("/same-1.png", "/same-2.png"):
+            h.send(200, SAME, "image/png")
+        else:
+            h.send(404)
+
+
+EXPECTED = {
+    "/fmt/JPEG": S.OK, "/fmt/PNG": S.OK, "/fmt/WEBP": S.OK, "/fmt/BMP": S.OK, "/fmt/TIFF": S.OK, "/anim.gif": S.OK,
+    "/busy.jpg": S.OK,
+    "/html-as-jpeg.jpg": S.NOT_IMAGE, "/json-as-jpeg.jpg": S.NOT_IMAGE, "/truncated.jpg": S.NOT_IMAGE,
+    "/empty.jpg": S.NOT_IMAGE, "/vector.svg": S.NOT_IMAGE,
+    "/bomb.png": S.TOO_LARGE, "/endless.jpg": S.TOO_LARGE,
+    "/trickle.jpg": S.TIMEOUT,
+    "/loop-a": S.NETWORK_ERROR,
+    "/missing.jpg": S.HTTP_ERROR, "/broken.jpg": S.HTTP_ERROR, "/busy-forever.jpg": S.HTTP_ERROR,
+}
+REFUSED = ["file:///etc/passwd", "data:image/png;base64,iVBORw0KGgo=", "ftp://example.org/a.jpg", "javascript:alert(1)"]
+
+
+@pytest.fixture
+def hostile(serve):
+    app = Hostile()
+    server = serve(app)
+    return server, app
+
+
+def test_every_hostile_url_ends_in_its_status(hostile, tmp_path):
+    server, app = hostile
+    urls = [server.url + p for p in EXPECTED] + [server.url + "/same-1.png", server.url + "/same-2.png"] + REFUSED
+    with Downloader(tmp_path, concurrency=8, limits=FAST) as dl:
+        got = {f.url: f for f in dl.fetch_all(urls)}
+    assert set(got) == set(urls)
+    for path, status in EXPECTED.items():
+        assert got[server.url + path].status == status, (path, got[server.url + path])
+    for url in REFUSED:
+        assert got[url].status == S.REFUSED_SCHEME
+    assert got[server.url + "/missing.jpg"].http_status == 404
+    assert got[server.url + "/broken.jpg"].http_status == 500
+    assert got[server.url + "/busy-forever.jpg"].http_status == 429
+    assert len(app.times["/broken.jpg"]) == 2  # retried once (Limits.retries), then given up
+    assert len(app.times["/busy-forever.jpg"]) == 1  # an hour's Retry-After is not waited for
+    first, second = app.times["/busy.jpg"]
+    assert second - first >= 0.9  # Retry-After: 1 was honoured
+    assert got[server.url + "/anim.gif"].format == "GIF"
+    assert (got[server.url + "/fmt/TIFF"].width, got[server.url + "/fmt/TIFF"].height) == (64, 48)
+    # Only complete, valid images are left on disk, each under the sha256 of its bytes.
+    kept = {f.temp_path for f in got.values() if f.temp_path}
+    assert kept == set(tmp_path.iterdir())
+    for f in got.values():
+        if f.temp_path:
+            assert hashlib.sha256(f.temp_path.read_bytes()).hexdigest() == f.sha256
+
+
+def test_hostile_urls_into_the_catalog(hostile, catalog):
+    server, _ = hostile
+    urls = [server.url + p for p in EXPECTED] + [server.url + "/same-1.png", server.url + "/same-2.png"] + REFUSED
+    items = [Item(Result(u), rank, server.url + "/page") for rank, u in enumerate(urls, 1)]
+    source_id = catalog.add_source(NewSource(kind="scrape", name="bing: x", query="x"))
+    report = QueryReport(query="x", engine="bing", label=None, page_url=server.url, source_id=source_id)
+    with Downloader(catalog.blobs.temp_dir(), concurrency=8, limits=FAST) as dl:
+        fetch_into_catalog(catalog, items, report, dl)
+    assert report.outcomes == {"duplicate": 1, "http_error": 3, "network_error": 1, "not_image": 5, "ok": 8,
+                               "refused_scheme": 4, "timeout": 1, "too_large": 2}
+    assert catalog.stats()["by_download"] == report.outcomes
+    images = catalog.images_to_extract(redo=True)
+    assert len(images) == 8 == catalog.stats()["images"]
+    for im in images:  # every row points at a complete image whose bytes match its sha256
+        data = catalog.blobs.read(im.blob_path)
+        assert hashlib.sha256(data).hexdigest() == im.sha256
+        Image.open(io.BytesIO(data)).load()
+    assert list(catalog.blobs.temp_dir().iterdir()) == []
+    # Run again: every URL was tried, none is fetched again.
+    again = QueryReport(query="x", engine="bing", label=None, page_url=server.url, source_id=source_id)
+    with Downloader(catalog.blobs.temp_dir(), concurrency=8, limits=FAST) as dl:
+        fetch_into_catalog(catalog, items, again, dl)
+    assert again.already_tried == len(urls) and again.outcomes == {}
+
+
+def test_retry_after_reads_seconds_and_http_dates():
+    assert retry_after_seconds("7") == 7
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # in the past: go now
+    assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_clean_temp_dir_removes_dead_runs_leftovers_only(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # reaped: its pid names no live process
+    (tmp_path / f"scrape-{dead.pid}-abc.part").write_bytes(b"half")
+    (tmp_path / f"scrape-{os.getpid()}-def.part").write_bytes(b"in flight")
+    assert clean_temp_dir(tmp_path) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [f"scrape-{os.getpid()}-def.part"]
