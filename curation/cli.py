@@ -4,6 +4,8 @@ Each subcommand lives in its own module and is registered here.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from db.cli import catalog_options, open_for_command, print_json, user_errors
@@ -53,15 +55,26 @@ def init(catalog_location: str | None, store: str | None, as_json: bool) -> None
 Examples:
   curate stats
   curate stats --catalog ~/faces --json | jq .by_label
+  curate stats --plot balance.png      # class balance per source, as a chart
 """
 )
 @catalog_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys: images, faces, by_status, by_label, by_source, ...).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also draw the class balance per source to FILE (.png, .svg or .pdf).")
 @user_errors
-def stats(catalog_location: str | None, store: str | None, as_json: bool) -> None:
+def stats(catalog_location: str | None, store: str | None, as_json: bool, plot_path: Path | None) -> None:
     """Count images and faces by status, label, source, split and download outcome."""
+    if plot_path is not None:
+        from curation import plot  # matplotlib only when asked
+
+        if plot_path.suffix.lower() not in plot.SUFFIXES:
+            raise click.BadParameter(f"{plot_path}: name a {', '.join(plot.SUFFIXES)} file", param_hint="--plot")
     with open_for_command(catalog_location, store) as cat:
         s = cat.stats()
+        if plot_path is not None:
+            plot.plot_class_balance(plot.class_balance(cat), cat.class_names(), plot_path)
+            click.echo(f"class balance drawn to {plot_path}", err=True)
     if as_json:
         print_json(s)
         return
