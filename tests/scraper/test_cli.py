@@ -1,0 +1,160 @@
+"""`scrape` as a user runs it: help, usage errors, one-line errors, JSON, resume, kill -9."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from db import open_catalog
+from scraper.cli import main
+from tests.scraper.servers import make_image
+
+SCRAPE = str(Path(sys.executable).parent / "scrape")
+N_IMAGES = 30
+
+
+def gallery_app(delay: float = 0.0):
+    """A gallery page linking N_IMAGES full-size images; each image arrives in two halves `delay` apart."""
+    images = {f"/img/{i}.jpg": make_image(100 + i, size=(200, 150)) for i in range(N_IMAGES)}
+    page = "".join(f'<a href="{p}"><img src="/thumb{p}"></a>' for p in images).encode()
+
+    def app(h):
+        if h.route == "/gallery":
+            h.send(200, b"<html><body>" + page + b"</body></html>")
+        elif h.route in images:
+            data = images[h.route]
+            h.send_response(200)
+            h.send_header("Content-Type", "image/jpeg")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            time.sleep(delay)
+            h.wfile.write(data[len(data) // 2 :])
+        else:
+            h.send(404)
+
+    return app, images
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_help_shows_real_examples():
+    r = run("--help")
+    assert r.exit_code == 0
+    assert "Examples:" in r.output and 'scrape "angry human face" --limit 200' in r.output
+    assert "--base-url" in r.output and "--from-page" in r.output
+
+
+@pytest.mark.parametrize("args", [
+    [],  # no query
+    ["x", "--engine", "altavista"],
+    ["x", "--limit", "0"],
+    ["x", "--base-url", "http://127.0.0.1:8000/images/search"],  # a path is not a base URL
+    ["x", "--base-url", "ftp://127.0.0.1"],
+    ["x", "--engine", "google", "--no-browser"],
+    ["x", "--bogus"],
+])
+def test_bad_usage_exits_2(args):
+    assert run(*args).exit_code == 2
+
+
+def test_a_wrong_catalog_path_is_one_line_and_exit_1(tmp_path):
+    (tmp_path / "file").write_text("not a catalog")
+    for where in (tmp_path / "missing", tmp_path / "file"):
+        r = subprocess.run([SCRAPE, "angry face", "--catalog", str(where)], capture_output=True, text=True)
+        assert r.returncode == 1, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: ")
+        assert "Traceback" not in r.stderr
+
+
+def test_an_unknown_label_is_refused(tmp_path):
+    open_catalog(tmp_path / "cat", create=True).close()
+    r = run("angry face", "--label", "furious", "--catalog", str(tmp_path / "cat"))
+    assert r.exit_code == 1 and "unknown class 'furious'" in r.stderr
+
+
+def test_from_page_json_summary_and_resume(serve, tmp_path):
+    app, images = gallery_app()
+    server = serve(app)
+    cat = str(tmp_path / "cat")
+    open_catalog(cat, create=True).close()
+    args = ("happy people", "--from-page", server.url + "/gallery", "--catalog", cat, "--json")
+    r = run(*args, "--limit", "10")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["found"] == 10 and out["outcomes"] == {"ok": 10}
+    assert out["queries"][0]["label"] == "happy" and out["queries"][0]["engine"] == "page"
+    r = run(*args)
+    out = json.loads(r.stdout)
+    assert out["queries"][0]["already_tried"] == 10 and out["outcomes"] == {"ok": N_IMAGES - 10}
+    with open_catalog(cat) as c:
+        assert c.stats()["images"] == N_IMAGES
+        assert c.stats()["by_download"] == {"ok": N_IMAGES}
+        assert len(c.sources()) == 2  # a source row per run
+
+
+def test_text_output_names_each_outcome(serve, tmp_path):
+    app, _ = gallery_app()
+    server = serve(app)
+    open_catalog(tmp_path / "cat", create=True).close()
+    r = run("smiling person", "--from-page", server.url + "/gallery", "--limit", "3", "--catalog", str(tmp_path / "cat"))
+    assert r.exit_code == 0, r.output
+    assert '"smiling person": 3 found, 0 already tried, 3 fetched: ok 3' in r.stdout
+    assert "suggested label: happy" in r.stdout and "total: 1 queries, 3 found; ok 3" in r.stdout
+
+
+def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(serve, tmp_path):
+    app, images = gallery_app(delay=0.3)
+    server = serve(app)
+    cat = tmp_path / "cat"
+    open_catalog(cat, create=True).close()
+    cmd = [SCRAPE, "kill test", "--from-page", server.url + "/gallery", "--catalog", str(cat), "--concurrency", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "SE_OFFLINE": "true"})
+    try:
+        deadline = time.monotonic() + 60
+        with open_catalog(cat) as c:
+            while sum(c.stats()["by_download"].values()) < 4 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.45)  # land inside a download: halves arrive 0.3 s apart
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with open_catalog(cat) as c:
+        killed = c.stats()
+        assert 4 <= killed["images"] < N_IMAGES
+        assert_store_is_sound(c)
+        assert list(c.blobs.temp_dir().iterdir()), "the kill should land while files are in flight"
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "SE_OFFLINE": "true"})
+    assert r.returncode == 0, r.stderr
+    with open_catalog(cat) as c:
+        s = c.stats()
+        assert s["images"] == N_IMAGES
+        assert sum(s["by_download"].values()) == N_IMAGES  # every URL recorded once, across both runs
+        assert set(s["by_download"]) <= {"ok", "duplicate"}
+        assert_store_is_sound(c)
+        assert list(c.blobs.temp_dir().iterdir()) == []  # the killed run's partial file was cleaned up
+        stored = {c.blobs.read(im.blob_path) for im in c.images_to_extract(redo=True)}
+    assert stored == set(images.values())
+
+
+def assert_store_is_sound(c) -> None:
+    """Every file in the store is complete (named by the sha256 of its bytes); every row has its file."""
+    for path in (c.blobs.root / "images").rglob("*"):
+        if path.is_file():
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.stem, path
+    for im in c.images_to_extract(redo=True):
+        assert c.blobs.path(im.blob_path).is_file()
