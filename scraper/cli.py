@@ -117,8 +117,13 @@ def main(query, queries_file, engine, limit, label, concurrency, headful, base_u
     if view_dir is not None:
         with open_for_command(catalog_location, store) as cat:
             counts = build_view(cat, view_dir, queries or None)
-        print_json(counts) if as_json else click.echo(
-            "\n".join(f"{view_dir / folder_name(q)}/: {n} images" for q, n in counts.items()) or "no scraped queries")
+        if as_json:
+            print_json(counts)
+        else:
+            for q, n in counts.items():
+                click.echo(f"{view_dir / folder_name(q)}/: {n} images")
+            if not counts:
+                click.echo("no scraped queries")
         return
     if from_page and not queries:
         queries = [from_page]

@@ -83,10 +83,16 @@ def likely_cause(html: str) -> str:
     return "the page layout changed (or the query has no results)"
 
 
-def save_debug(driver: WebDriver, debug_root: Path, engine: Engine, query: str) -> Path:
+def debug_folder(debug_root: Path, name: str) -> Path:
+    """A new folder for one empty page, e.g. scrape-debug/bing-angry_face-20260101T120000."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    folder = debug_root / f"{engine.name}-{re.sub(r'[^A-Za-z0-9]+', '_', query).strip('_')[:60]}-{stamp}"
+    folder = debug_root / f"{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')[:60]}-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def save_debug(driver: WebDriver, debug_root: Path, engine: Engine, query: str) -> Path:
+    folder = debug_folder(debug_root, f"{engine.name}-{query}")
     (folder / "page.html").write_text(driver.page_source, encoding="utf-8")
     driver.save_screenshot(str(folder / "screenshot.png"))
     return folder

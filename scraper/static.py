@@ -4,14 +4,13 @@ an engine's plain result pages (Bing's /images/async?...&first=N) and any galler
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from bs4 import BeautifulSoup
 
-from scraper.collect import Collected, likely_cause
+from scraper.collect import Collected, debug_folder, likely_cause
 from scraper.engines.base import Engine, Result, rebase, unique
 
 IMAGE_PATH = re.compile(r"\.(jpe?g|png|gif|webp|bmp|tiff?)$", re.IGNORECASE)
@@ -67,9 +66,7 @@ def gallery_links(html: str, page_url: str) -> list[Result]:
 def _save_html(debug_root: Path | None, name: str, html: str) -> Path | None:
     if debug_root is None:
         return None
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
-    folder = debug_root / f"{re.sub(r'[^A-Za-z0-9]+', '_', name).strip('_')[:60]}-{stamp}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = debug_folder(debug_root, name)
     (folder / "page.html").write_text(html, encoding="utf-8")
     return folder
 
