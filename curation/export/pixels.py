@@ -1,13 +1,16 @@
-"""Each exported face's pixels, as a (size, size) uint8 array.
+"""Each exported face's picture at the export size: its pixels, or a PNG of them.
 
-A face whose crop already has the export size is used as stored. A pre-cropped dataset face (no
-detector, the face is the whole original picture) asked for at its original size comes from the
-original picture, so FER2013's 48x48 faces export pixel for pixel as they were imported. Anything
-else is the stored crop resized with Lanczos (curation.crops.to_gray_square).
+A face whose crop already has the export size is used as stored (its PNG bytes are written as they
+are, nothing decoded). A pre-cropped dataset face (no detector, the face is the whole original
+picture) asked for at its original size comes from the original picture, so FER2013's 48x48 faces
+export pixel for pixel as they were imported. Anything else is the stored crop resized with Lanczos
+(curation.crops.to_gray_square).
 """
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -21,26 +24,45 @@ from db.catalog import Catalog
 BATCH = 500  # faces whose crops are read from the catalog at once
 
 
+@dataclass(frozen=True)
+class Picture:
+    """One face at size x size; only what a writer asks for is computed."""
+
+    size: int
+    crop_png: bytes  # the stored crop
+    crop_size: int
+    original: bytes | None = None  # the original picture, when it is the face at this size
+
+    @cached_property
+    def pixels(self) -> np.ndarray:
+        """(size, size) uint8 grayscale."""
+        if self.original is not None:
+            gray = decode_gray(self.original).gray
+            if gray.shape == (self.size, self.size):
+                return gray
+        with Image.open(io.BytesIO(self.crop_png)) as img:
+            return np.asarray(to_gray_square(img, self.size))
+
+    @cached_property
+    def png(self) -> bytes:
+        if self.crop_size == self.size:
+            return self.crop_png
+        buf = io.BytesIO()
+        Image.fromarray(self.pixels, "L").save(buf, format="PNG")
+        return buf.getvalue()
+
+
 def _is_whole_picture(a: SplitAssignment, size: int) -> bool:
-    return a.face.detector == "none" and a.face.bbox == (0, 0, size, size)
+    return a.face.crop_size != size and a.face.detector == "none" and a.face.bbox == (0, 0, size, size)
 
 
-def face_pixels(catalog: Catalog, assignments: Sequence[SplitAssignment], size: int) -> Iterator[np.ndarray]:
-    """The pixels of each assignment's face at size x size, in the order given."""
+def face_pictures(catalog: Catalog, assignments: Sequence[SplitAssignment], size: int) -> Iterator[Picture]:
+    """The picture of each assignment's face at size x size, in the order given."""
     for i in range(0, len(assignments), BATCH):
         chunk = assignments[i : i + BATCH]
         crops = catalog.crops([a.face.id for a in chunk])
-        originals = catalog.image_blob_paths(
-            [a.face.image_id for a in chunk if a.face.crop_size != size and _is_whole_picture(a, size)]
-        )
+        originals = catalog.image_blob_paths([a.face.image_id for a in chunk if _is_whole_picture(a, size)])
         for a in chunk:
-            yield _pixels(catalog, a, crops[a.face.id], originals.get(a.face.image_id), size)
-
-
-def _pixels(catalog: Catalog, a: SplitAssignment, crop_png: bytes, original: str | None, size: int) -> np.ndarray:
-    if original is not None:
-        gray = decode_gray(catalog.blobs.read(original)).gray
-        if gray.shape == (size, size):
-            return gray
-    with Image.open(io.BytesIO(crop_png)) as img:
-        return np.asarray(to_gray_square(img, size))
+            blob = originals.get(a.face.image_id) if _is_whole_picture(a, size) else None
+            yield Picture(size, crops[a.face.id], a.face.crop_size,
+                          catalog.blobs.read(blob) if blob is not None else None)

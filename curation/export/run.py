@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation.export import manifest
-from curation.export.pixels import face_pixels
+from curation.export.pixels import face_pictures
 from curation.export.writers import FER_CLASSES, CsvWriter, FoldersWriter, NpzWriter, Writer
 from curation.selection import SelectionSpec, SplitSelection, select_split
 from curation.split import SPLITS
@@ -123,8 +123,8 @@ def export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int
         placed = []
         if progress is not None:
             progress.reset(total=len(ordered))
-        for a, pixels in zip(ordered, face_pixels(catalog, ordered, size)):
-            placed.append((a, writer.add(a, pixels)))
+        for a, picture in zip(ordered, face_pictures(catalog, ordered, size)):
+            placed.append((a, writer.add(a, picture)))
             if progress is not None:
                 progress.update(1)
         writer.close()

@@ -163,11 +163,11 @@ def test_failure_midway_leaves_no_out_and_keeps_the_old_one(labeled_catalog, out
     calls = {"n": 0}
     real = export_run.FoldersWriter.add
 
-    def failing_add(self, a, pixels):
+    def failing_add(self, a, picture):
         calls["n"] += 1
         if calls["n"] == 50:
             raise OSError(28, "No space left on device")
-        return real(self, a, pixels)
+        return real(self, a, picture)
 
     monkeypatch.setattr(export_run.FoldersWriter, "add", failing_add)
     with pytest.raises(OSError):
