@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import delete, insert, select, text, update
@@ -9,6 +10,7 @@ from sqlalchemy import delete, insert, select, text, update
 from db import models as m
 from db.types import (
     DownloadRecord,
+    DownloadStatus,
     ExtractionState,
     ImageRef,
     ImageTask,
@@ -77,30 +79,31 @@ class IngestMixin:
     def add_images(self, images: Sequence[NewImage]) -> list[ImageRef]:
         """Add images whose bytes are in the blob store. An sha256 already present is not added
         again: its ref says created=False and points at the existing image."""
-        refs: list[ImageRef] = []
         with self._writing() as conn:
-            for chunk in _chunks(images):
-                shas = [im.sha256 for im in chunk]
-                existing = dict(
-                    conn.execute(select(m.Image.sha256, m.Image.id).where(m.Image.sha256.in_(shas))).all()
-                )
-                new_rows, seen = [], {}
-                for im in chunk:
-                    if im.sha256 not in existing and im.sha256 not in seen:
-                        seen[im.sha256] = len(new_rows)
-                        new_rows.append({**_row(im), "extraction_state": ExtractionState.PENDING.value})
-                new_ids: list[int] = []
-                if new_rows:
-                    new_ids = insert_returning_ids(conn, m.Image, new_rows)
-                created_ids = {sha: new_ids[i] for sha, i in seen.items()}
-                handed_out: set[str] = set()
-                for im in chunk:
-                    if im.sha256 in created_ids and im.sha256 not in handed_out:
-                        handed_out.add(im.sha256)
-                        refs.append(ImageRef(created_ids[im.sha256], im.sha256, True))
-                    else:
-                        iid = existing.get(im.sha256, created_ids.get(im.sha256))
-                        refs.append(ImageRef(iid, im.sha256, False))
+            return self._insert_images(conn, images)
+
+    def _insert_images(self, conn, images: Sequence[NewImage]) -> list[ImageRef]:
+        refs: list[ImageRef] = []
+        for chunk in _chunks(images):
+            shas = [im.sha256 for im in chunk]
+            existing = dict(
+                conn.execute(select(m.Image.sha256, m.Image.id).where(m.Image.sha256.in_(shas))).all()
+            )
+            new_rows, seen = [], {}
+            for im in chunk:
+                if im.sha256 not in existing and im.sha256 not in seen:
+                    seen[im.sha256] = len(new_rows)
+                    new_rows.append({**_row(im), "extraction_state": ExtractionState.PENDING.value})
+            new_ids = insert_returning_ids(conn, m.Image, new_rows) if new_rows else []
+            created_ids = {sha: new_ids[i] for sha, i in seen.items()}
+            handed_out: set[str] = set()
+            for im in chunk:
+                if im.sha256 in created_ids and im.sha256 not in handed_out:
+                    handed_out.add(im.sha256)
+                    refs.append(ImageRef(created_ids[im.sha256], im.sha256, True))
+                else:
+                    iid = existing.get(im.sha256, created_ids.get(im.sha256))
+                    refs.append(ImageRef(iid, im.sha256, False))
         return refs
 
     def add_image(self, image: NewImage) -> ImageRef:
@@ -112,15 +115,34 @@ class IngestMixin:
 
     # --- download outcomes ---------------------------------------------------------------------
     def record_downloads(self, records: Sequence[DownloadRecord]) -> None:
-        rows = [
-            {**_row(r), "status": r.status.value if hasattr(r.status, "value") else r.status, "url_sha256": url_hash(r.url)}
-            for r in records
-        ]
-        if not rows:
-            return
+        if records:
+            with self._writing() as conn:
+                self._insert_downloads(conn, records)
+
+    def add_downloads(self, outcomes: Sequence[tuple[DownloadRecord, NewImage | None]]) -> list[DownloadRecord]:
+        """Record URL outcomes together with the images of the successful ones, in one transaction, so
+        a killed run leaves both or neither. An image whose sha256 is already in the catalog turns its
+        record into a duplicate of that image. Returns the records as stored."""
         with self._writing() as conn:
-            for chunk in _chunks(rows):
-                conn.execute(insert(m.Download), list(chunk))
+            images = [im for _, im in outcomes if im is not None]
+            refs = iter(self._insert_images(conn, images))
+            stored: list[DownloadRecord] = []
+            for record, image in outcomes:
+                if image is not None:
+                    ref = next(refs)
+                    record = replace(record, image_id=ref.id)
+                    if not ref.created:
+                        record = replace(record, status=DownloadStatus.DUPLICATE,
+                                         detail=f"same sha256 as image {ref.id}")
+                stored.append(record)
+            self._insert_downloads(conn, stored)
+        return stored
+
+    def _insert_downloads(self, conn, records: Sequence[DownloadRecord]) -> None:
+        rows = [{**_row(r), "status": DownloadStatus(r.status).value, "url_sha256": url_hash(r.url)}
+                for r in records]
+        for chunk in _chunks(rows):
+            conn.execute(insert(m.Download), list(chunk))
 
     def tried_urls(self, urls: Iterable[str]) -> set[str]:
         """The URLs among these that some earlier run already tried (whatever came of it)."""

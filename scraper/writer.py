@@ -1,8 +1,8 @@
 """Commit download outcomes into the catalog, in batches.
 
 The order makes a kill at any moment safe: the complete, valid file is renamed into the blob store
-(atomic), then its image row is added, then every URL's outcome is recorded. A kill can leave a blob
-with no row (fetched again and reused next run), never a row pointing at nothing.
+(atomic), then its image row and every URL's outcome are committed in one transaction. A kill can
+leave a blob with no row (fetched again and reused next run), never a row pointing at nothing.
 """
 from __future__ import annotations
 
@@ -47,29 +47,22 @@ class CatalogWriter:
         pending, self._pending, self._last_flush = self._pending, [], time.monotonic()
         if not pending:
             return
-        oks = [(item, f) for item, f in pending if f.status == DownloadStatus.OK]
-        images = []
-        for item, f in oks:
-            blob_path = self.catalog.blobs.put_file(f.temp_path, f.sha256, f.format)
-            images.append(NewImage(
-                sha256=f.sha256, blob_path=blob_path, width=f.width, height=f.height, format=f.format,
-                source_id=self.source_id, url=item.result.url, page_url=item.page_url, title=item.result.title,
-                query=self.query, rank=item.rank, fetched_at=f.fetched_at, http_status=f.http_status,
-                content_type=f.content_type, suggested_label=self.suggested_label,
-            ))
-        refs = iter(self.catalog.add_images(images))
-        records = []
+        outcomes = []
         for item, f in pending:
-            status, image_id, detail = f.status, None, f.detail
-            if status == DownloadStatus.OK:
-                ref = next(refs)
-                image_id = ref.id
-                if not ref.created:  # same bytes as an image already in the catalog
-                    status, detail = DownloadStatus.DUPLICATE, f"same sha256 as image {ref.id}"
-            self.outcomes[status.value] += 1
-            records.append(DownloadRecord(
-                source_id=self.source_id, url=item.result.url, status=status, page_url=item.page_url,
+            image = None
+            if f.status == DownloadStatus.OK:
+                image = NewImage(
+                    sha256=f.sha256, blob_path=self.catalog.blobs.put_file(f.temp_path, f.sha256, f.format),
+                    width=f.width, height=f.height, format=f.format, source_id=self.source_id,
+                    url=item.result.url, page_url=item.page_url, title=item.result.title, query=self.query,
+                    rank=item.rank, fetched_at=f.fetched_at, http_status=f.http_status,
+                    content_type=f.content_type, suggested_label=self.suggested_label,
+                )
+            outcomes.append((DownloadRecord(
+                source_id=self.source_id, url=item.result.url, status=f.status, page_url=item.page_url,
                 query=self.query, rank=item.rank, http_status=f.http_status, content_type=f.content_type,
-                detail=detail, image_id=image_id,
-            ))
-        self.catalog.record_downloads(records)
+                detail=f.detail,
+            ), image))
+        # Image rows and URL outcomes in one transaction: a kill leaves both or neither.
+        for record in self.catalog.add_downloads(outcomes):
+            self.outcomes[record.status.value] += 1

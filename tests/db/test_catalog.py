@@ -1,6 +1,8 @@
 """The repository API on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from db import CatalogError, ConflictError
@@ -152,3 +154,19 @@ def test_duplicate_groups_replace_earlier_ones(any_catalog):
     groups = {f.id: f.dup_group for f in cat.select_faces()}
     assert groups == {a: None, b: 7, c: 7}
     assert cat.stats()["duplicate_groups"] == 1
+
+
+def test_downloaded_images_and_outcomes_commit_together(any_catalog):
+    cat = any_catalog
+    sid = cat.add_source(NewSource(kind="scrape", name="bing: q"))
+    sha, rel = cat.blobs.put_bytes(b"jpeg bytes", "JPEG")
+    image = NewImage(sha, rel, 4, 3, "JPEG", sid, url="http://x/1.jpg")
+    stored = cat.add_downloads([
+        (DownloadRecord(sid, "http://x/1.jpg", DownloadStatus.OK), image),
+        (DownloadRecord(sid, "http://x/404.jpg", DownloadStatus.HTTP_ERROR, http_status=404), None),
+        (DownloadRecord(sid, "http://mirror/1.jpg", DownloadStatus.OK), replace(image, url="http://mirror/1.jpg")),
+    ])
+    assert [r.status for r in stored] == [DownloadStatus.OK, DownloadStatus.HTTP_ERROR, DownloadStatus.DUPLICATE]
+    assert stored[0].image_id == stored[2].image_id is not None and stored[1].image_id is None
+    s = cat.stats()
+    assert s["images"] == 1 and s["by_download"] == {"duplicate": 1, "http_error": 1, "ok": 1}
