@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from curation.split import SPLITS, SplitItem, SplitSpec, assign_splits, parse_split
+from curation.split import SPLITS, SplitItem, assign_splits, parse_split
 from db.catalog import Catalog
 from db.errors import CatalogError
 from db.types import SELECTION_CONFIRMED, SELECTION_LABELED, FaceFilter, FaceRow

@@ -65,7 +65,8 @@ def _catalog_with_duplicates(cat):
     return ids_x, ids_y
 
 
-def test_dedupe_groups_across_sources_flags_conflicts_and_stores_groups(catalog):
+def test_dedupe_groups_across_sources_flags_conflicts_and_stores_groups(any_catalog):
+    catalog = any_catalog
     (xa, xb, xc), (ya, yb, yd) = _catalog_with_duplicates(catalog)
     report = dedupe(catalog)
     groups = {tuple(f.id for f in g.faces): g for g in report.groups}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
 from pathlib import Path
@@ -61,7 +62,7 @@ def test_folders_layout_is_readable_and_matches_manifest(labeled_catalog, tmp_pa
     # The exported pixels are the stored crop's.
     face = man["faces"][0]
     stored = labeled_catalog.crops([face["id"]])[face["id"]]
-    with Image.open(out / face["file"]) as a, Image.open(__import__("io").BytesIO(stored)) as b:
+    with Image.open(out / face["file"]) as a, Image.open(io.BytesIO(stored)) as b:
         assert np.array_equal(np.asarray(a), np.asarray(b))
     rec = _exports(labeled_catalog)
     assert len(rec) == 1 and rec[0].format == "folders" and rec[0].path == str(out.absolute())
@@ -93,7 +94,8 @@ def test_export_is_deterministic_and_snapshot_follows_the_catalog(labeled_catalo
     assert changed["snapshot_sha256"] != _manifest(tmp_path / "a")["snapshot_sha256"]
 
 
-def test_duplicates_never_cross_splits(catalog, tmp_path):
+def test_duplicates_never_cross_splits(any_catalog, tmp_path):
+    catalog = any_catalog
     base = [pattern(i) for i in range(40)]
     add_dataset(catalog, [FaceSpec(p, "happy" if i % 2 else "sad") for i, p in enumerate(base)], source="a")
     add_dataset(catalog, [FaceSpec(nudged(p), "happy" if i % 2 else "sad") for i, p in enumerate(base)],
