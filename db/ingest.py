@@ -258,7 +258,7 @@ class IngestMixin:
                         "landmarks": [list(p) for p in f.landmarks] if f.landmarks else None,
                         "detector": f.detector, "score": f.score, "crop_size": f.crop_size,
                         "crop_png": f.crop_png, "phash": f.phash, "pixel_sha256": f.pixel_sha256,
-                        "settings": f.settings,
+                        "settings": f.settings, "source_id": f.source_id, "dataset_path": f.dataset_path,
                     }
                 )
             chunk_ids = insert_returning_ids(conn, m.Face, face_rows)

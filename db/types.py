@@ -152,6 +152,9 @@ class NewFace:
     suggested_label: str | None = None
     split_hint: str | None = None
     status: Status = Status.UNREVIEWED
+    # Provenance, when it differs from the image's (a second file with the same bytes):
+    source_id: int | None = None
+    dataset_path: str | None = None
 
 
 @dataclass(frozen=True)

@@ -170,3 +170,27 @@ def test_downloaded_images_and_outcomes_commit_together(any_catalog):
     assert stored[0].image_id == stored[2].image_id is not None and stored[1].image_id is None
     s = cat.stats()
     assert s["images"] == 1 and s["by_download"] == {"duplicate": 1, "http_error": 1, "ok": 1}
+
+
+def test_a_face_keeps_its_own_provenance_when_its_image_came_from_elsewhere(any_catalog):
+    """Byte-identical files share one image row; each is still a face with its own source and path."""
+    cat = any_catalog
+    fer = cat.add_source(NewSource(kind="dataset", name="fer2013"))
+    other = cat.add_source(NewSource(kind="dataset", name="ckplus"))
+    sha, rel = cat.blobs.put_bytes(b"same pixels", "PNG")
+    (ref,) = cat.add_images([NewImage(sha, rel, 48, 48, "PNG", fer, dataset_path="train/sad/a.jpg")])
+
+    def face(**kw):
+        return NewFace(bbox=(0, 0, 48, 48), crop_png=b"p", crop_size=48, phash="0" * 16, pixel_sha256="1" * 64, **kw)
+
+    first, second, third = cat.add_faces([
+        (ref.id, face(label="sad")),
+        (ref.id, face(label="angry", dataset_path="test/angry/b.jpg")),
+        (ref.id, face(label="sad", source_id=other, dataset_path="S005/001.png")),
+    ])
+    rows = {f.id: f for f in cat.select_faces()}
+    assert (rows[first].source_name, rows[first].dataset_path) == ("fer2013", "train/sad/a.jpg")
+    assert (rows[second].source_name, rows[second].dataset_path) == ("fer2013", "test/angry/b.jpg")
+    assert (rows[third].source_name, rows[third].dataset_path) == ("ckplus", "S005/001.png")
+    assert cat.count_faces(FaceFilter(sources=("ckplus",))) == 1
+    assert cat.stats()["by_source"] == {"ckplus": 1, "fer2013": 2}
