@@ -32,6 +32,7 @@ def encode_crop(crop: np.ndarray | Image.Image, size: int) -> tuple[bytes, str, 
     """
     img = to_gray_square(crop, size)
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    # zlib level 1: a third faster than the default 6 for ~10% larger files (imports write 30,000+).
+    img.save(buf, format="PNG", compress_level=1)
     pixel_sha = hashlib.sha256(img.tobytes()).hexdigest()
     return buf.getvalue(), str(imagehash.phash(img)), pixel_sha

@@ -1,0 +1,82 @@
+"""`curate import KIND PATH`: a dataset into the catalog, as a source with its images and faces."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from curation.cli_extract import extract_with_progress
+from curation.faces import ExtractSettings
+from curation.importers import KINDS
+from curation.importers.common import DatasetError, parse_map, run_import
+from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
+from db.types import NewSource
+
+
+@click.command(
+    "import",
+    epilog="""\b
+Examples:
+  curate import fer2013 ../shared/data/fer2013          # train/ test/ class folders
+  curate import fer2013 fer2013.csv --size 48          # the Kaggle CSV, kept at 48x48
+  curate import jaffe ../shared/data/jaffe --json
+  curate import folders CK+48 --crop none --map anger=angry,sadness=sad,contempt= --name ck+
+  curate import unlabeled mmi-frames/ --name mmi
+""",
+)
+@catalog_options
+@click.argument("kind", type=click.Choice(sorted(KINDS)))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--name", default=None, help="Source name (default: the kind, or the folder's name for folders/unlabeled).")
+@click.option("--map", "map_text", metavar="NAME=CLASS,...", default=None,
+              help="Rename dataset classes (anger=angry) or drop them (contempt=).")
+@click.option("--crop", type=click.Choice(["detect", "none"]), default=None,
+              help="detect: find and align faces in each picture; none: pictures are faces already "
+                   "(default: none for fer2013, detect otherwise).")
+@click.option("--size", type=click.IntRange(16, 1024), default=100, show_default=True,
+              help="Side of the catalog's square grayscale crops.")
+@click.option("--license", "license_note", default=None, help="License note kept with the source.")
+@click.option("--workers", type=click.IntRange(1, None), default=None, help="Processes (default: every core).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (added, skipped, failed with reasons).")
+@user_errors
+def import_(catalog_location, store, kind, path, name, map_text, crop, size, license_note, workers, as_json) -> None:
+    """Import a dataset of KIND from PATH: fer2013 (CSV or folders), folders (one per class), jaffe, unlabeled.
+
+    Labeled datasets give faces with their label set and status unreviewed. Importing the same
+    dataset again adds nothing. Originals go into the catalog's blob store, so every face keeps its
+    provenance (the dataset path).
+    """
+    module = KINDS[kind]
+    crop = crop or module.DEFAULT_CROP
+    name = name or (path.resolve().name if kind in ("folders", "unlabeled") else kind)
+    workers = workers or os.cpu_count() or 1
+    try:
+        mapping = parse_map(map_text)
+        if mapping and kind == "unlabeled":
+            raise DatasetError("--map does not apply to unlabeled datasets")
+        with open_for_command(catalog_location, store) as cat:
+            items = module.items(path, mapping, cat.class_names())
+            source = NewSource(kind="dataset", name=name, path=str(path.resolve()),
+                               license_note=license_note or module.LICENSE,
+                               params={"importer": kind, "crop": crop, "size": size, "map": mapping})
+            with progress(total=len(items), desc=f"import {name}", unit="img") as bar:
+                summary = run_import(cat, source, items, crop, size, workers, on_progress=bar.update)
+            if crop == "detect":
+                extraction = extract_with_progress(cat, ExtractSettings(size=size), [name], None, False, workers)
+                summary.extraction = extraction.as_dict()
+                summary.faces_added = extraction.faces
+    except DatasetError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    click.echo(
+        f"{summary.source}: {summary.files} files, {summary.images_added} images and {summary.faces_added} faces added, "
+        f"{summary.skipped} already in the catalog, {summary.duplicates} duplicate files, {len(summary.failed)} failed"
+    )
+    if summary.extraction:
+        e = summary.extraction
+        click.echo(f"extraction: {e['images']} images, {e['no_face']} without a face, {e['unreadable']} unreadable")
+    for where, reason in list(summary.failed.items())[:20]:
+        click.echo(f"  failed {where}: {reason}")

@@ -1,0 +1,174 @@
+"""`curate extract`: faces out of the catalog's pending images, on every core.
+
+reader (the catalog's pending images) -> workers (decode, detect, align, crop, encode; each process
+loads the dlib models once) -> writer (the parent stores each image's result in one transaction).
+Resumable: an image leaves PENDING only when its result is stored, so a stopped run picks up where it
+was. Idempotent: without --redo only PENDING images are read.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from curation.crops import encode_crop
+from curation.faces import ExtractSettings, FaceFinder
+from curation.imaging import UnreadableImage, decode_gray
+from db.catalog import Catalog
+from db.types import ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace
+
+SAME_FACE_IOU = 0.5  # a --redo face overlapping an old one this much is the same face: it keeps the label
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    image_id: int
+    state: ExtractionState
+    faces: list[NewFace]
+    error: str | None = None
+
+
+@dataclass
+class ExtractSummary:
+    images: int = 0
+    faces: int = 0
+    no_face: int = 0
+    unreadable: int = 0
+    labels_kept: int = 0  # --redo: faces that kept an earlier face's annotation
+    labels_dropped: int = 0  # --redo: labeled faces no longer found
+    skipped_precropped: int = 0  # --redo: images imported with --crop none are left alone
+    seconds: float = 0.0
+    errors: dict[str, str] = field(default_factory=dict)  # blob path -> reason
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["faces_per_second"] = round(self.faces / self.seconds, 1) if self.seconds else None
+        d["seconds"] = round(self.seconds, 2)
+        return d
+
+
+# --- worker side -------------------------------------------------------------------------------
+_finder: FaceFinder | None = None
+
+
+def _init_worker(settings: ExtractSettings) -> None:
+    global _finder
+    _finder = FaceFinder(settings)
+
+
+def extract_image(finder: FaceFinder, path: str | Path, task: ImageTask) -> ImageResult:
+    """Everything for one image, from its file to the faces ready to store."""
+    s = finder.settings
+    try:
+        decoded = decode_gray(path, keep_pixels=int(4 * s.detect_mp * 1e6))
+    except UnreadableImage as exc:
+        return ImageResult(task.id, ExtractionState.UNREADABLE, [], str(exc))
+    found = finder.find(decoded.gray, decoded.scale)
+    faces = []
+    for f in found:
+        png, phash, pixel_sha = encode_crop(f.crop, s.size)
+        faces.append(NewFace(
+            bbox=f.bbox, crop_png=png, crop_size=s.size, phash=phash, pixel_sha256=pixel_sha,
+            detector=s.detector, score=f.score, landmarks=f.landmarks, settings=s.as_dict(),
+            label=task.label, suggested_label=task.suggested_label, split_hint=task.split_hint,
+        ))
+    state = ExtractionState.FACES if faces else ExtractionState.NO_FACE
+    return ImageResult(task.id, state, faces)
+
+
+def _work(job: tuple[str, ImageTask]) -> ImageResult:
+    path, task = job
+    return extract_image(_finder, path, task)
+
+
+# --- parent side -------------------------------------------------------------------------------
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union else 0.0
+
+
+def match_same_faces(new: Sequence[NewFace], old: Sequence[FaceRow]) -> dict[int, int]:
+    """new face index -> old face id, one to one, best overlap first (IoU >= SAME_FACE_IOU)."""
+    pairs = sorted(
+        ((_iou(n.bbox, o.bbox), i, o.id) for i, n in enumerate(new) for o in old),
+        key=lambda p: (-p[0], p[1], p[2]),
+    )
+    carry: dict[int, int] = {}
+    used: set[int] = set()
+    for iou, i, oid in pairs:
+        if iou >= SAME_FACE_IOU and i not in carry and oid not in used:
+            carry[i] = oid
+            used.add(oid)
+    return carry
+
+
+def run_extraction(
+    catalog: Catalog,
+    settings: ExtractSettings,
+    sources: Sequence[str] | None = None,
+    queries: Sequence[str] | None = None,
+    redo: bool = False,
+    workers: int | None = None,
+    on_result: Callable[[ImageResult], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> ExtractSummary:
+    """Extract faces from the pending images (with redo: all of them) of these sources/queries."""
+    started = time.perf_counter()
+    tasks = catalog.images_to_extract(sources, queries, redo=redo)
+    summary = ExtractSummary()
+    old_faces: dict[int, list[FaceRow]] = {}
+    if redo:
+        flt = FaceFilter(sources=tuple(sources) if sources else None,
+                         queries=tuple(queries) if queries else None, include_deleted=True)
+        for row in catalog.iter_faces(flt):
+            old_faces.setdefault(row.image_id, []).append(row)
+        kept = []
+        for t in tasks:
+            olds = old_faces.get(t.id, [])
+            if olds and all(o.detector == "none" for o in olds):
+                summary.skipped_precropped += 1  # a dataset's own crops: nothing to detect again
+            else:
+                kept.append(t)
+        tasks = kept
+    jobs = [(str(catalog.blobs.path(t.blob_path)), t) for t in tasks]
+    if on_start:
+        on_start(len(jobs))
+    by_id = {t.id: t for t in tasks}
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
+
+    def store(result: ImageResult) -> None:
+        olds = old_faces.get(result.image_id, [])
+        carry = match_same_faces(result.faces, olds) if olds else {}
+        catalog.save_extraction(result.image_id, result.state, result.faces, result.error,
+                                replace=redo, carry_annotations=carry)
+        summary.images += 1
+        summary.faces += len(result.faces)
+        summary.labels_kept += len(carry)
+        summary.labels_dropped += sum(1 for o in olds if o.label is not None and o.id not in carry.values())
+        if result.state is ExtractionState.NO_FACE:
+            summary.no_face += 1
+        elif result.state is ExtractionState.UNREADABLE:
+            summary.unreadable += 1
+            summary.errors[by_id[result.image_id].blob_path] = result.error or ""
+        if on_result:
+            on_result(result)
+
+    if workers == 1:
+        finder = FaceFinder(settings)
+        for path, task in jobs:
+            store(extract_image(finder, path, task))
+    else:
+        # fork: workers start at once with every module already imported; they never touch the
+        # parent's catalog connections (only the parent writes).
+        with mp.get_context("fork").Pool(workers, _init_worker, (settings,)) as pool:
+            # imap keeps the images' order, so face ids come out the same whatever the worker count.
+            for result in pool.imap(_work, jobs, chunksize=1):
+                store(result)
+    summary.seconds = time.perf_counter() - started
+    return summary

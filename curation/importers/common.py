@@ -1,0 +1,229 @@
+"""What every importer shares: dataset items, class-name mapping, and the import run itself.
+
+reader (a kind's module lists its items) -> workers (read, decode, store the original in the blob
+store, encode the crop) -> writer (the parent adds images and faces in batches of 1000).
+
+Idempotent: an original already in the catalog (same sha256) is skipped, so importing twice adds
+nothing. Resumable: images stored by a stopped run but still without faces are finished next time.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from curation.crops import encode_crop
+from curation.imaging import UnreadableImage, decode_gray
+from db.blobs import BlobStore
+from db.catalog import Catalog
+from db.types import ExtractionState, NewFace, NewImage, NewSource
+
+BATCH = 1000  # images per catalog write (the catalog does one statement per 1000 rows)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+
+
+class DatasetError(Exception):
+    """The dataset is not what its kind expects (one line, for the user)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One picture of a dataset."""
+
+    dataset_path: str  # where it is inside the dataset (relative path, or "file.csv:line")
+    file: str | None = None  # the file to read, or:
+    pixels: str | None = None  # FER2013 CSV: space-separated gray values of a square image
+    label: str | None = None
+    split_hint: str | None = None
+
+
+@dataclass
+class ImportSummary:
+    source: str
+    kind: str
+    crop: str
+    files: int = 0
+    images_added: int = 0
+    faces_added: int = 0
+    skipped: int = 0  # already in the catalog from an earlier import
+    duplicates: int = 0  # same bytes as another file of this dataset
+    failed: dict[str, str] = field(default_factory=dict)  # dataset path -> reason
+    extraction: dict | None = None  # --crop detect: the extraction's summary (curate extract --json)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "seconds": round(self.seconds, 2)}
+
+
+def parse_map(text: str | None) -> dict[str, str | None]:
+    """"anger=angry,sadness=sad,contempt=" -> {anger: angry, sadness: sad, contempt: None (dropped)}."""
+    mapping: dict[str, str | None] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise DatasetError(f"--map entry {part.strip()!r} is not NAME=CLASS (or NAME= to drop it)")
+        name, target = (s.strip() for s in part.split("=", 1))
+        mapping[name] = target or None
+    return mapping
+
+
+def resolve_classes(names: Sequence[str], mapping: dict[str, str | None], classes: Sequence[str]) -> dict[str, str | None]:
+    """Each dataset class name -> a catalog class (None: dropped). Names that are neither a class
+    nor covered by --map are an error that lists them all."""
+    resolved: dict[str, str | None] = {}
+    unknown = []
+    for name in sorted(set(names)):
+        target = mapping[name] if name in mapping else name
+        if target is not None and target not in classes:
+            unknown.append(name if name not in mapping else f"{name}={target}")
+        resolved[name] = target
+    if unknown:
+        raise DatasetError(
+            f"not catalog classes: {', '.join(unknown)} (classes: {', '.join(classes)}); "
+            "rename or drop them with --map NAME=CLASS,NAME="
+        )
+    return resolved
+
+
+def image_files(root: Path) -> Iterator[Path]:
+    """Image files under root, recursively, in a stable order (hidden files left out)."""
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not any(s.startswith(".") for s in p.parts):
+            yield p
+
+
+# --- worker side -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Prepared:
+    item: Item
+    image: NewImage | None  # None: failed (error says why)
+    face: NewFace | None = None  # --crop none: the whole picture as the face
+    error: str | None = None
+
+
+_store: BlobStore | None = None
+_size: int | None = None  # crop size, or None for --crop detect
+
+
+def _init_worker(store_root: str, size: int | None) -> None:
+    global _store, _size
+    _store, _size = BlobStore(Path(store_root)), size
+
+
+def prepare(item: Item, store: BlobStore, size: int | None, source_id: int) -> Prepared:
+    """Decode one picture, store its original, and (with a size) encode it as a pre-cropped face."""
+    try:
+        if item.pixels is not None:
+            gray = _pixels_to_array(item.pixels)
+            data, fmt = encode_crop(gray, gray.shape[0])[0], "PNG"  # the CSV row, stored losslessly
+            width = height = gray.shape[0]
+        else:
+            data = Path(item.file).read_bytes()
+            decoded = decode_gray(data)
+            gray, fmt, width, height = decoded.gray, decoded.format, decoded.width, decoded.height
+    except (UnreadableImage, DatasetError, OSError) as exc:
+        return Prepared(item, None, error=str(exc))
+    sha, rel = store.put_bytes(data, fmt)
+    image = NewImage(sha256=sha, blob_path=rel, width=width, height=height, format=fmt, source_id=source_id,
+                     dataset_path=item.dataset_path, label=item.label, split_hint=item.split_hint)
+    if size is None:
+        return Prepared(item, image)
+    png, phash, pixel_sha = encode_crop(gray, size)
+    face = NewFace(bbox=(0, 0, width, height), crop_png=png, crop_size=size, phash=phash, pixel_sha256=pixel_sha,
+                   detector="none", settings={"crop": "none", "size": size, "dataset_path": item.dataset_path},
+                   label=item.label, split_hint=item.split_hint)
+    return Prepared(item, image, face)
+
+
+def _pixels_to_array(text: str) -> np.ndarray:
+    values = np.array(text.split(), dtype=np.int64)
+    side = int(round(len(values) ** 0.5))
+    if side * side != len(values) or side == 0 or values.min() < 0 or values.max() > 255:
+        raise DatasetError(f"pixels: {len(values)} values is not a square 8-bit image")
+    return values.astype(np.uint8).reshape(side, side)
+
+
+def _work(job: tuple[Item, int]) -> Prepared:
+    item, source_id = job
+    return prepare(item, _store, _size, source_id)
+
+
+# --- parent side -------------------------------------------------------------------------------
+def run_import(
+    catalog: Catalog,
+    source: NewSource,
+    items: Sequence[Item],
+    crop: str,
+    size: int,
+    workers: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import these items as `source` (found again by kind and name, so a re-import adds nothing).
+
+    crop "none": each picture is a face, resized to size. crop "detect": the pictures become pending
+    images; run the extraction on the source next (see cli_import).
+    """
+    started = time.perf_counter()
+    summary = ImportSummary(source=source.name, kind=source.params.get("importer", source.kind), crop=crop,
+                            files=len(items))
+    existing = catalog.find_source(source.kind, source.name)
+    source_id = existing.id if existing else catalog.add_source(source)
+    # Images a stopped run stored without faces yet: finished now (pre-cropped imports only).
+    unfinished = {t.id for t in catalog.images_to_extract([source.name])} if existing and crop == "none" else set()
+    created_now: set[int] = set()
+    seen_sha: set[str] = set()
+    workers = max(1, min(workers or os.cpu_count() or 1, len(items) or 1))
+    jobs = [(it, source_id) for it in items]
+    face_size = size if crop == "none" else None
+
+    def write(batch: list[Prepared]) -> None:
+        ok = [p for p in batch if p.image is not None]
+        refs = catalog.add_images([p.image for p in ok])
+        faces = []
+        for p, ref in zip(ok, refs):
+            first_time = p.image.sha256 not in seen_sha
+            seen_sha.add(p.image.sha256)
+            if ref.created:
+                created_now.add(ref.id)
+                summary.images_added += 1
+            elif not first_time:
+                summary.duplicates += 1
+            elif ref.id not in unfinished:
+                summary.skipped += 1
+            if p.face is not None and (ref.id in created_now or ref.id in unfinished):
+                faces.append((ref.id, p.face))  # byte-identical files each keep their own face and label
+        if faces:
+            catalog.add_faces(faces, image_state=ExtractionState.FACES)
+            summary.faces_added += len(faces)
+        for p in batch:
+            if p.image is None:
+                summary.failed[p.item.dataset_path] = p.error or "unknown error"
+        if on_progress:
+            on_progress(len(batch))
+
+    batch: list[Prepared] = []
+    if workers == 1:
+        store = catalog.blobs
+        results = (prepare(it, store, face_size, sid) for it, sid in jobs)
+        for p in results:
+            batch.append(p)
+            if len(batch) >= BATCH:
+                write(batch)
+                batch = []
+    else:
+        with mp.get_context("fork").Pool(workers, _init_worker, (str(catalog.blobs.root), face_size)) as pool:
+            for p in pool.imap(_work, jobs, chunksize=64):
+                batch.append(p)
+                if len(batch) >= BATCH:
+                    write(batch)
+                    batch = []
+    if batch:
+        write(batch)
+    summary.seconds = time.perf_counter() - started
+    return summary

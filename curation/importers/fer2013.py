@@ -1,0 +1,55 @@
+"""FER2013: the Kaggle CSV (emotion, pixels, Usage) or the image-folder layout (train/, test/).
+
+Pre-cropped 48x48 faces (default --crop none); the Usage / file-name prefix is kept as split hint.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from curation.importers.common import DatasetError, Item, image_files, resolve_classes
+
+DEFAULT_CROP = "none"
+LICENSE = "FER2013 (Kaggle, ICML 2013 challenge): research use; see the challenge's terms"
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # the CSV's 0..6
+PREFIXES = ("Training", "PublicTest", "PrivateTest")  # file-name prefixes of the folder layout
+
+
+def items(path: Path, mapping: dict[str, str | None], classes: list[str]) -> list[Item]:
+    return _csv_items(path, mapping, classes) if path.is_file() else _folder_items(path, mapping, classes)
+
+
+def _csv_items(path: Path, mapping, classes) -> list[Item]:
+    labels = resolve_classes(EMOTIONS, mapping, classes)
+    out = []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = {"emotion", "pixels"} - set(reader.fieldnames or ())
+        if missing:
+            raise DatasetError(f"{path.name}: not a FER2013 CSV (missing column {', '.join(sorted(missing))})")
+        for row in reader:
+            where = f"{path.name}:{reader.line_num}"
+            try:
+                emotion = EMOTIONS[int(row["emotion"])]
+            except (ValueError, IndexError, TypeError):
+                raise DatasetError(f"{where}: emotion {row['emotion']!r} is not 0..6") from None
+            if labels[emotion] is None:
+                continue
+            out.append(Item(where, pixels=row["pixels"] or "", label=labels[emotion],
+                            split_hint=(row.get("Usage") or "").strip() or None))
+    return out
+
+
+def _folder_items(root: Path, mapping, classes) -> list[Item]:
+    files = [p for p in image_files(root) if len(p.relative_to(root).parts) >= 2]
+    if not files:
+        raise DatasetError(f"{root}: no images in class folders (expected train/<class>/*.jpg, test/<class>/*.jpg)")
+    labels = resolve_classes([p.parent.name for p in files], mapping, classes)
+    out = []
+    for p in files:
+        if labels[p.parent.name] is None:
+            continue
+        prefix = p.name.split("_", 1)[0]
+        split = prefix if prefix in PREFIXES else p.relative_to(root).parts[0]  # else the top folder: train/test
+        out.append(Item(str(p.relative_to(root)), file=str(p), label=labels[p.parent.name], split_hint=split))
+    return out

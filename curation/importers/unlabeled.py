@@ -1,0 +1,15 @@
+"""Pictures with no label (the MMI case): every image under DIR; faces arrive unreviewed, no suggestion."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from curation.importers.common import DatasetError, Item, image_files
+
+DEFAULT_CROP = "detect"
+LICENSE = None
+
+
+def items(root: Path, mapping: dict[str, str | None], classes: list[str]) -> list[Item]:
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a directory")
+    return [Item(str(p.relative_to(root)), file=str(p)) for p in image_files(root)]
