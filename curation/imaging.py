@@ -49,8 +49,8 @@ def decode_gray(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS,
         raise
     except FileNotFoundError as exc:
         raise UnreadableImage(f"file not found: {exc.filename}") from None
-    except Image.DecompressionBombError:  # Pillow's own check, before ours, for the very largest
-        raise UnreadableImage(f"too large: over the cap of {max_pixels:,} pixels") from None
+    except Image.DecompressionBombError as exc:  # Pillow's own check fires first on the very largest
+        raise UnreadableImage(f"too large: {_one_line(exc)}") from None
     except UnidentifiedImageError:
         raise UnreadableImage("not an image (unknown or empty file)") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:

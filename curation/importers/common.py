@@ -3,15 +3,16 @@
 reader (a kind's module lists its items) -> workers (read, decode, store the original in the blob
 store, encode the crop) -> writer (the parent adds images and faces in batches of 1000).
 
-Idempotent: an original already in the catalog (same sha256) is skipped, so importing twice adds
-nothing. Resumable: images stored by a stopped run but still without faces are finished next time.
+Idempotent and resumable: a file that already is a face of this source is skipped (--crop none), an
+original already in the catalog (same sha256) is not stored twice, and extraction only reads
+pending images (--crop detect); importing twice adds nothing.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -21,7 +22,7 @@ from curation.crops import encode_crop
 from curation.imaging import UnreadableImage, decode_gray
 from db.blobs import BlobStore
 from db.catalog import Catalog
-from db.types import ExtractionState, NewFace, NewImage, NewSource
+from db.types import ExtractionState, FaceFilter, NewFace, NewImage, NewSource
 
 BATCH = 1000  # images per catalog write (the catalog does one statement per 1000 rows)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -50,8 +51,8 @@ class ImportSummary:
     files: int = 0
     images_added: int = 0
     faces_added: int = 0
-    skipped: int = 0  # already in the catalog from an earlier import
-    duplicates: int = 0  # same bytes as another file of this dataset
+    skipped: int = 0  # already imported (or, with --crop detect, already an image of the catalog)
+    duplicates: int = 0  # same bytes as another file of this dataset (--crop none: still its own face)
     failed: dict[str, str] = field(default_factory=dict)  # dataset path -> reason
     extraction: dict | None = None  # --crop detect: the extraction's summary (curate extract --json)
     seconds: float = 0.0
@@ -136,8 +137,8 @@ def prepare(item: Item, store: BlobStore, size: int | None, source_id: int) -> P
         return Prepared(item, image)
     png, phash, pixel_sha = encode_crop(gray, size)
     face = NewFace(bbox=(0, 0, width, height), crop_png=png, crop_size=size, phash=phash, pixel_sha256=pixel_sha,
-                   detector="none", settings={"crop": "none", "size": size, "dataset_path": item.dataset_path},
-                   label=item.label, split_hint=item.split_hint)
+                   detector="none", settings={"crop": "none", "size": size}, label=item.label,
+                   split_hint=item.split_hint, dataset_path=item.dataset_path)
     return Prepared(item, image, face)
 
 
@@ -174,9 +175,12 @@ def run_import(
                             files=len(items))
     existing = catalog.find_source(source.kind, source.name)
     source_id = existing.id if existing else catalog.add_source(source)
-    # Images a stopped run stored without faces yet: finished now (pre-cropped imports only).
-    unfinished = {t.id for t in catalog.images_to_extract([source.name])} if existing and crop == "none" else set()
-    created_now: set[int] = set()
+    if existing and crop == "none":
+        # A re-import (or the rest of a stopped one): files that already are faces of this source are done.
+        done = {f.dataset_path for f in catalog.iter_faces(FaceFilter(sources=(source.name,), include_deleted=True))}
+        todo = [it for it in items if it.dataset_path not in done]
+        summary.skipped = len(items) - len(todo)
+        items = todo
     seen_sha: set[str] = set()
     workers = max(1, min(workers or os.cpu_count() or 1, len(items) or 1))
     jobs = [(it, source_id) for it in items]
@@ -187,17 +191,17 @@ def run_import(
         refs = catalog.add_images([p.image for p in ok])
         faces = []
         for p, ref in zip(ok, refs):
-            first_time = p.image.sha256 not in seen_sha
-            seen_sha.add(p.image.sha256)
             if ref.created:
-                created_now.add(ref.id)
                 summary.images_added += 1
-            elif not first_time:
-                summary.duplicates += 1
-            elif ref.id not in unfinished:
-                summary.skipped += 1
-            if p.face is not None and (ref.id in created_now or ref.id in unfinished):
-                faces.append((ref.id, p.face))  # byte-identical files each keep their own face and label
+            elif p.image.sha256 in seen_sha:
+                summary.duplicates += 1  # same bytes as another file of this dataset
+            elif p.face is None:
+                summary.skipped += 1  # already an image (an earlier import, or another source)
+            seen_sha.add(p.image.sha256)
+            if p.face is not None:
+                # Each file is a face with its own label and provenance, even when its bytes are
+                # shared with another file (FER2013 has 1,516 such groups) or another source.
+                faces.append((ref.id, replace(p.face, source_id=source_id)))
         if faces:
             catalog.add_faces(faces, image_state=ExtractionState.FACES)
             summary.faces_added += len(faces)

@@ -1,0 +1,85 @@
+"""The extraction run: idempotent, resumable, the same with 1 or 2 workers, --redo keeps labels."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from curation.cli import main
+from curation.extract import run_extraction
+from curation.faces import ExtractSettings
+from db import open_catalog
+from db.types import FaceFilter, Status
+from tests.curation.conftest import add_raw_images
+
+PHOTOS = ["dlib/2008_002470.jpg", "dlib/dogs.jpg", "face_recognition/examples/two_people.jpg",
+          "face_recognition/examples/obama_small.jpg", "dlib/2009_004587.jpg"]
+
+
+@pytest.fixture
+def photos(shared_data) -> dict[str, bytes]:
+    return {p: (shared_data / "photos" / p).read_bytes() for p in PHOTOS}
+
+
+def _faces(cat) -> list[tuple]:
+    return sorted((f.image_id, f.bbox, f.pixel_sha256, f.label, f.suggested_label)
+                  for f in cat.iter_faces(FaceFilter(include_deleted=True)))
+
+
+def test_running_twice_adds_nothing(catalog, photos):
+    add_raw_images(catalog, photos, label=None)
+    first = run_extraction(catalog, ExtractSettings(), workers=1)
+    assert first.images == 5 and first.no_face == 1 and first.faces == 6 + 2 + 1 + 2
+    before = _faces(catalog)
+    second = run_extraction(catalog, ExtractSettings(), workers=1)
+    assert second.images == 0 and _faces(catalog) == before
+
+
+def test_two_workers_give_the_same_faces_as_one(tmp_path, photos):
+    results = []
+    for workers in (1, 2):
+        with open_catalog(tmp_path / f"c{workers}", create=True) as cat:
+            add_raw_images(cat, photos)
+            run_extraction(cat, ExtractSettings(), workers=workers)
+            results.append(([f.id for f in cat.iter_faces()], _faces(cat)))
+    assert results[0] == results[1]
+
+
+def test_faces_inherit_the_image_hints(catalog, photos):
+    ids = add_raw_images(catalog, {"a": photos["face_recognition/examples/two_people.jpg"]}, label="happy")
+    run_extraction(catalog, ExtractSettings(), workers=1)
+    faces = catalog.select_faces(FaceFilter(image_id=ids["a"]))
+    assert [f.label for f in faces] == ["happy", "happy"]
+    assert all(f.status is Status.UNREVIEWED for f in faces)
+
+
+def test_redo_with_new_settings_keeps_the_labels_of_the_same_faces(catalog, photos):
+    ids = add_raw_images(catalog, {"two": photos["face_recognition/examples/two_people.jpg"]})
+    run_extraction(catalog, ExtractSettings(), workers=1)
+    old = catalog.select_faces(FaceFilter(image_id=ids["two"]))
+    left, right = sorted(old, key=lambda f: f.bbox[0])
+    catalog.annotate(left.id, left.version, "ann", label="happy", status=Status.CONFIRMED)
+    catalog.annotate(right.id, right.version, "ann", label="sad")
+
+    summary = run_extraction(catalog, ExtractSettings(size=64, padding=0.4), redo=True, workers=1)
+    assert summary.labels_kept == 2 and summary.labels_dropped == 0
+    new = sorted(catalog.select_faces(FaceFilter(image_id=ids["two"]), with_crops=True), key=lambda f: f.bbox[0])
+    assert {f.id for f in new}.isdisjoint({left.id, right.id})  # new rows, new crops...
+    assert all(f.crop_size == 64 for f in new)
+    assert [(f.label, f.status) for f in new] == [("happy", Status.CONFIRMED), ("sad", Status.UNREVIEWED)]
+    assert [e.to_label for e in catalog.label_events(new[0].id)] == ["happy"]  # ...with their history
+
+
+def test_redo_leaves_pre_cropped_dataset_faces_alone(tmp_path, shared_data):
+    cat_dir = str(tmp_path / "catalog")
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "--catalog", cat_dir]).exit_code == 0
+    sub = tmp_path / "fer" / "train" / "happy"
+    sub.mkdir(parents=True)
+    for p in sorted((shared_data / "fer2013/train/happy").glob("*.jpg"))[:5]:
+        (sub / p.name).write_bytes(p.read_bytes())
+    assert runner.invoke(main, ["import", "fer2013", str(tmp_path / "fer"), "--catalog", cat_dir]).exit_code == 0
+    res = runner.invoke(main, ["extract", "--redo", "--catalog", cat_dir, "--json", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert '"skipped_precropped": 5' in res.output
+    with open_catalog(cat_dir) as cat:
+        assert cat.count_faces() == 5
