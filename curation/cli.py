@@ -93,6 +93,11 @@ def stats(catalog_location: str | None, store: str | None, as_json: bool, plot_p
 from curation.cli_dedupe import dedupe_command  # noqa: E402  (subcommands register after the group)
 
 main.add_command(dedupe_command)
+from curation.cli_extract import extract  # noqa: E402
+from curation.cli_import import import_  # noqa: E402
+
+main.add_command(extract)
+main.add_command(import_)
 
 from curation.cli_export import export_command  # noqa: E402
 

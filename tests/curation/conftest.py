@@ -69,3 +69,15 @@ def labeled_catalog(catalog):
     labels = ["happy"] * 60 + ["sad"] * 40 + ["angry"] * 20
     add_dataset(catalog, [FaceSpec(pattern(i), label) for i, label in enumerate(labels)], source="synth")
     return catalog
+
+
+def add_raw_images(cat, files: dict[str, bytes], source: str = "raw", label: str | None = None) -> dict[str, int]:
+    """Store these bytes as pending images of one scrape-like source, whatever they hold (corrupt
+    files included: extraction must cope), as a downloader would; returns name -> image id."""
+    sid = cat.add_source(NewSource(kind="scrape", name=source))
+    images = []
+    for name, data in files.items():
+        sha, rel = cat.blobs.put_bytes(data, "bin")
+        images.append(NewImage(sha256=sha, blob_path=rel, width=0, height=0, format="?", source_id=sid,
+                               url=f"http://127.0.0.1/{name}", label=label))
+    return {name: ref.id for name, ref in zip(files, cat.add_images(images))}
