@@ -1,0 +1,187 @@
+"""`curate import`: FER2013 (folders and CSV), class folders with --map, JAFFE, unlabeled; every
+import is a source, idempotent, with provenance; bad datasets give one clear line."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from curation.cli import main
+from db import open_catalog
+from db.types import FaceFilter, Status
+
+EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+
+@pytest.fixture
+def cat_dir(tmp_path) -> str:
+    d = str(tmp_path / "catalog")
+    assert CliRunner().invoke(main, ["init", "--catalog", d]).exit_code == 0
+    return d
+
+
+def curate(*args: str) -> dict | str:
+    res = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output) if "--json" in args else res.output
+
+
+def _fer_subset(shared_data: Path, dest: Path, per_class: int = 12) -> Counter:
+    """The first files of each class and split, copied: (split folder, class) -> count."""
+    counts: Counter = Counter()
+    for split in ("train", "test"):
+        for cls_dir in sorted((shared_data / "fer2013" / split).iterdir()):
+            out = dest / split / cls_dir.name
+            out.mkdir(parents=True)
+            for p in sorted(cls_dir.glob("*.jpg"))[:per_class]:
+                shutil.copy(p, out / p.name)
+                counts[(split, cls_dir.name)] += 1
+    return counts
+
+
+def test_fer2013_folders_counts_per_class_and_split_match(shared_data, tmp_path, cat_dir):
+    expected = _fer_subset(shared_data, tmp_path / "fer")
+    summary = curate("import", "fer2013", str(tmp_path / "fer"), "--catalog", cat_dir, "--json", "--workers", "2")
+    assert summary["faces_added"] == sum(expected.values()) == 2 * 7 * 12 and summary["failed"] == {}
+    split_of = {"train": "Training", "test": "PublicTest"}
+    with open_catalog(cat_dir) as cat:
+        faces = list(cat.iter_faces(with_crops=True))
+        got = Counter((f.split_hint, f.label) for f in faces)
+        assert got == Counter({(split_of[s], c): n for (s, c), n in expected.items()})
+        assert all(f.status is Status.UNREVIEWED and f.detector == "none" and f.crop_size == 100 for f in faces)
+        # Provenance: each face names its file, and the original bytes are in the blob store.
+        f = faces[0]
+        assert (tmp_path / "fer" / f.dataset_path).is_file()
+        assert Image.open(io.BytesIO(f.crop_png)).size == (100, 100)
+        source = cat.find_source("dataset", "fer2013")
+        assert source.path == str((tmp_path / "fer").resolve()) and "FER2013" in source.license_note
+        assert cat.stats()["by_extraction"] == {"faces": len({f.image_id for f in faces})}
+    # Importing twice adds nothing.
+    again = curate("import", "fer2013", str(tmp_path / "fer"), "--catalog", cat_dir, "--json")
+    assert again["faces_added"] == 0 and again["images_added"] == 0 and again["skipped"] == 2 * 7 * 12
+
+
+def test_fer2013_byte_identical_files_each_keep_their_face_and_label(shared_data, tmp_path, cat_dir):
+    src = sorted((shared_data / "fer2013/train/happy").glob("*.jpg"))[0]
+    for cls in ("happy", "sad"):
+        (tmp_path / "fer/train" / cls).mkdir(parents=True)
+        shutil.copy(src, tmp_path / "fer/train" / cls / src.name)
+    summary = curate("import", "fer2013", str(tmp_path / "fer"), "--catalog", cat_dir, "--json")
+    assert (summary["images_added"], summary["faces_added"], summary["duplicates"]) == (1, 2, 1)
+    with open_catalog(cat_dir) as cat:
+        faces = list(cat.iter_faces())
+    assert sorted((f.label, f.dataset_path) for f in faces) == [
+        ("happy", f"train/happy/{src.name}"), ("sad", f"train/sad/{src.name}")]
+    assert faces[0].pixel_sha256 == faces[1].pixel_sha256  # exact duplicates, for dedupe to flag
+
+
+def _write_fer_csv(path: Path, rows: list[tuple[int, np.ndarray, str]]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["emotion", "pixels", "Usage"])
+        for emotion, a, usage in rows:
+            w.writerow([emotion, " ".join(map(str, a.ravel().tolist())), usage])
+
+
+def _fer_sample(shared_data: Path, n: int = 4) -> list[tuple[int, np.ndarray, str]]:
+    rows = []
+    for e, name in enumerate(EMOTIONS):
+        for i, p in enumerate(sorted((shared_data / "fer2013/train" / name).glob("*.jpg"))[:n]):
+            rows.append((e, np.asarray(Image.open(p).convert("L")), ("Training", "PublicTest", "PrivateTest")[i % 3]))
+    return rows
+
+
+def test_fer2013_csv_imports_pixel_exactly_with_emotion_and_usage(shared_data, tmp_path, cat_dir):
+    rows = _fer_sample(shared_data)
+    _write_fer_csv(tmp_path / "fer2013.csv", rows)
+    summary = curate("import", "fer2013", str(tmp_path / "fer2013.csv"), "--size", "48", "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == len(rows) == 28
+    with open_catalog(cat_dir) as cat:
+        faces = sorted(cat.iter_faces(with_crops=True), key=lambda f: int(f.dataset_path.split(":")[1]))
+        assert len(faces) == len(rows)
+        for (emotion, pixels, usage), f in zip(rows, faces):
+            assert (f.label, f.split_hint, f.crop_size) == (EMOTIONS[emotion], usage, 48)
+            assert np.array_equal(np.asarray(Image.open(io.BytesIO(f.crop_png))), pixels)
+        # The stored original is the CSV row itself, losslessly, whatever the catalog's crop size.
+        image = cat.images_to_extract(redo=True)[0]
+        original = np.asarray(Image.open(cat.blobs.path(image.blob_path)))
+        assert any(np.array_equal(original, p) for _, p, _ in rows)
+    again = curate("import", "fer2013", str(tmp_path / "fer2013.csv"), "--size", "48", "--catalog", cat_dir, "--json")
+    assert again["faces_added"] == 0 and again["skipped"] == 28
+
+
+def test_fer2013_csv_bad_rows_are_one_clear_error(tmp_path, cat_dir):
+    (tmp_path / "bad.csv").write_text("emotion,pixels,Usage\n9,1 2 3 4,Training\n")
+    res = CliRunner().invoke(main, ["import", "fer2013", str(tmp_path / "bad.csv"), "--catalog", cat_dir])
+    assert res.exit_code == 1 and "bad.csv:2: emotion '9' is not 0..6" in res.output
+    (tmp_path / "notfer.csv").write_text("a,b\n1,2\n")
+    res = CliRunner().invoke(main, ["import", "fer2013", str(tmp_path / "notfer.csv"), "--catalog", cat_dir])
+    assert res.exit_code == 1 and "missing column emotion, pixels" in res.output
+    (tmp_path / "ragged.csv").write_text("emotion,pixels,Usage\n3,1 2 3,Training\n")
+    summary = curate("import", "fer2013", str(tmp_path / "ragged.csv"), "--catalog", cat_dir, "--json")
+    assert summary["failed"] == {"ragged.csv:2": "pixels: 3 values is not a square 8-bit image"}
+
+
+def _class_folders(shared_data: Path, root: Path, names: dict[str, str]) -> None:
+    """root/<folder>/ holding 3 FER2013 faces of class names[folder]."""
+    for folder, cls in names.items():
+        (root / folder).mkdir(parents=True)
+        for p in sorted((shared_data / "fer2013/test" / cls).glob("*.jpg"))[:3]:
+            shutil.copy(p, root / folder / p.name)
+
+
+def test_folders_map_renames_and_drops_classes(shared_data, tmp_path, cat_dir):
+    _class_folders(shared_data, tmp_path / "ck", {"anger": "angry", "sadness": "sad", "contempt": "neutral", "happy": "happy"})
+    summary = curate("import", "folders", str(tmp_path / "ck"), "--crop", "none", "--map", "anger=angry,sadness=sad,contempt=",
+                     "--catalog", cat_dir, "--json")
+    assert summary["source"] == "ck" and summary["faces_added"] == 9
+    with open_catalog(cat_dir) as cat:
+        got = Counter(f.label for f in cat.iter_faces(FaceFilter(selection="labeled")))
+    assert got == {"angry": 3, "sad": 3, "happy": 3}
+
+
+def test_folders_that_are_not_classes_are_an_error_listing_them(shared_data, tmp_path, cat_dir):
+    _class_folders(shared_data, tmp_path / "kdef", {"anger": "angry", "sadness": "sad", "happy": "happy"})
+    res = CliRunner().invoke(main, ["import", "folders", str(tmp_path / "kdef"), "--catalog", cat_dir])
+    assert res.exit_code == 1
+    assert res.output.startswith("error: not catalog classes: anger, sadness (classes: angry,")
+    assert res.output.count("\n") == 1
+    with open_catalog(cat_dir) as cat:
+        assert cat.sources() == []  # nothing written
+
+
+def test_unlabeled_photos_are_detected_with_no_label_and_no_suggestion(shared_data, tmp_path, cat_dir):
+    root = tmp_path / "mmi"
+    root.mkdir()
+    for p in ("examples/two_people.jpg", "examples/obama_small.jpg"):
+        shutil.copy(shared_data / "photos/face_recognition" / p, root / Path(p).name)
+    shutil.copy(shared_data / "photos/dlib/dogs.jpg", root / "dogs.jpg")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    summary = curate("import", "unlabeled", str(root), "--name", "mmi", "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == 3 and summary["extraction"]["no_face"] == 1
+    assert summary["failed"] == {"broken.jpg": "not an image (unknown or empty file)"}
+    with open_catalog(cat_dir) as cat:
+        faces = list(cat.iter_faces())
+    assert len(faces) == 3 and all(f.label is None and f.suggested_label is None for f in faces)
+    assert {f.source_name for f in faces} == {"mmi"} and all(f.status is Status.UNREVIEWED for f in faces)
+    again = curate("import", "unlabeled", str(root), "--name", "mmi", "--catalog", cat_dir, "--json")
+    assert again["faces_added"] == 0 and again["images_added"] == 0
+
+
+@pytest.mark.slow
+def test_full_fer2013_import(shared_data, cat_dir):
+    summary = curate("import", "fer2013", str(shared_data / "fer2013"), "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == 32_298 and summary["failed"] == {}
+    with open_catalog(cat_dir) as cat:
+        s = cat.stats()
+    assert s["by_split"] == {"PublicTest": 3_589, "Training": 28_709}
+    on_disk = Counter(p.parent.name for p in (shared_data / "fer2013").rglob("*.jpg"))
+    assert s["by_label"] == dict(sorted(on_disk.items()))
