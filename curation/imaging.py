@@ -64,7 +64,7 @@ def _decode(img: Image.Image, max_pixels: int, keep_pixels: int | None) -> Decod
         raise UnreadableImage(f"too large: {raw_w}x{raw_h} pixels is over the cap of {max_pixels:,}")
     if raw_w == 0 or raw_h == 0:
         raise UnreadableImage("empty image (zero pixels)")
-    if keep_pixels and fmt == "JPEG" and raw_w * raw_h > 4 * keep_pixels:
+    if keep_pixels and fmt == "JPEG" and raw_w * raw_h > keep_pixels:
         f = math.sqrt(keep_pixels / (raw_w * raw_h))
         img.draft("L", (math.ceil(raw_w * f), math.ceil(raw_h * f)))
     img.load()  # first frame only, for animated images

@@ -108,3 +108,18 @@ def test_large_jpeg_is_decoded_reduced_with_boxes_in_original_pixels(photo):
 def test_pixel_cap_refuses_before_decoding():
     with pytest.raises(UnreadableImage, match="too large: 12000x10000 pixels is over the cap of 100,000,000"):
         decode_gray(_huge_png(12_000, 10_000), max_pixels=100_000_000)
+
+
+def test_a_4000x3000_photo_and_a_200x150_one_both_give_the_face(photo):
+    from curation.faces import FaceFinder
+
+    finder = FaceFinder(ExtractSettings())
+    small_box = finder.find(np.asarray(photo.convert("L")))[0].bbox
+    for size in ((4000, 3000), (200, 150)):
+        d = decode_gray(_save(photo.resize(size, Image.Resampling.BICUBIC), "JPEG"), keep_pixels=6_000_000)
+        faces = finder.find(d.gray, d.scale)
+        assert len(faces) == 1, size
+        f = size[0] / photo.width  # the box in the big/small photo's own pixels
+        expected = tuple(v * f for v in small_box)
+        assert all(abs(a - b) <= 0.15 * small_box[2] * f for a, b in zip(faces[0].bbox, expected)), (size, faces[0].bbox)
+        assert faces[0].crop.shape == (100, 100)

@@ -96,3 +96,10 @@ def test_two_people_give_two_faces_with_landmarks_inside_their_boxes(shared_data
         left, top, w, h = f.bbox
         assert len(f.landmarks) == 5
         assert all(left - w * 0.2 <= x <= left + w * 1.2 and top - h * 0.2 <= y <= top + h * 1.2 for x, y in f.landmarks)
+
+
+def test_cnn_detector_finds_the_same_face(shared_data, finder):
+    path = shared_data / "photos/face_recognition/examples/obama_small.jpg"
+    cnn = FaceFinder(ExtractSettings(detector="cnn"))
+    (hog_face,), (cnn_face,) = _find(finder, path), _find(cnn, path)
+    assert _iou(hog_face.bbox, cnn_face.bbox) >= 0.4 and cnn_face.crop.shape == (100, 100)
