@@ -29,7 +29,7 @@ import face_recognition  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from curation.extract import _iou, run_extraction  # noqa: E402
+from curation.extract import iou, run_extraction  # noqa: E402
 from curation.faces import ExtractSettings  # noqa: E402
 from db import open_catalog  # noqa: E402
 from db.types import NewImage, NewSource  # noqa: E402
@@ -88,7 +88,7 @@ def facecat(paths: list[Path], workers: int) -> tuple[float, dict[Path, list[tup
 
 def matched(a: dict, b: dict) -> int:
     """Faces of a that b also found (IoU >= 0.4: the detectors' boxes differ in size a little)."""
-    return sum(1 for p, boxes in a.items() for x in boxes if any(_iou(x, y) >= 0.4 for y in b[p]))
+    return sum(1 for p, boxes in a.items() for x in boxes if any(iou(x, y) >= 0.4 for y in b[p]))
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ def _work(job: tuple[str, ImageTask]) -> ImageResult:
 
 
 # --- parent side -------------------------------------------------------------------------------
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
@@ -96,13 +96,13 @@ def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
 def match_same_faces(new: Sequence[NewFace], old: Sequence[FaceRow]) -> dict[int, int]:
     """new face index -> old face id, one to one, best overlap first (IoU >= SAME_FACE_IOU)."""
     pairs = sorted(
-        ((_iou(n.bbox, o.bbox), i, o.id) for i, n in enumerate(new) for o in old),
+        ((iou(n.bbox, o.bbox), i, o.id) for i, n in enumerate(new) for o in old),
         key=lambda p: (-p[0], p[1], p[2]),
     )
     carry: dict[int, int] = {}
     used: set[int] = set()
-    for iou, i, oid in pairs:
-        if iou >= SAME_FACE_IOU and i not in carry and oid not in used:
+    for overlap, i, oid in pairs:
+        if overlap >= SAME_FACE_IOU and i not in carry and oid not in used:
             carry[i] = oid
             used.add(oid)
     return carry

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from curation.cli import main
-from curation.extract import _iou
+from curation.extract import iou
 from curation.faces import ExtractSettings, FaceFinder
 from curation.imaging import decode_gray
 from db import open_catalog
@@ -73,7 +73,7 @@ def test_dlib_testing_xml_boxes_are_found(shared_data, finder):
     for name, boxes in _ground_truth(root / "testing.xml"):
         found = [f.bbox for f in _find(finder, root / name)]
         total += len(boxes)
-        matched += sum(1 for b in boxes if any(_iou(b, f) >= 0.4 for f in found))
+        matched += sum(1 for b in boxes if any(iou(b, f) >= 0.4 for f in found))
     assert total == 25
     assert matched / total >= 0.9, f"{matched}/{total}"
 
@@ -102,4 +102,4 @@ def test_cnn_detector_finds_the_same_face(shared_data, finder):
     path = shared_data / "photos/face_recognition/examples/obama_small.jpg"
     cnn = FaceFinder(ExtractSettings(detector="cnn"))
     (hog_face,), (cnn_face,) = _find(finder, path), _find(cnn, path)
-    assert _iou(hog_face.bbox, cnn_face.bbox) >= 0.4 and cnn_face.crop.shape == (100, 100)
+    assert iou(hog_face.bbox, cnn_face.bbox) >= 0.4 and cnn_face.crop.shape == (100, 100)

@@ -185,3 +185,22 @@ def test_full_fer2013_import(shared_data, cat_dir):
     assert s["by_split"] == {"PublicTest": 3_589, "Training": 28_709}
     on_disk = Counter(p.parent.name for p in (shared_data / "fer2013").rglob("*.jpg"))
     assert s["by_label"] == dict(sorted(on_disk.items()))
+
+
+def test_import_and_extraction_on_sqlite_and_postgresql(any_catalog, shared_data):
+    from curation.extract import run_extraction
+    from curation.faces import ExtractSettings
+    from curation.importers import fer2013, jaffe
+    from curation.importers.common import run_import
+    from db.types import NewSource
+
+    classes = any_catalog.class_names()
+    fer_items = fer2013.items(shared_data / "fer2013", {}, classes)[:50]
+    summary = run_import(any_catalog, NewSource(kind="dataset", name="fer2013"), fer_items, "none", 100, workers=2)
+    assert summary.faces_added == 50
+    jaffe_items = jaffe.items(shared_data / "jaffe", {}, classes)[:4]
+    run_import(any_catalog, NewSource(kind="dataset", name="jaffe"), jaffe_items, "detect", 100, workers=1)
+    extraction = run_extraction(any_catalog, ExtractSettings(), ["jaffe"], workers=2)
+    assert extraction.faces == 4
+    again = run_import(any_catalog, NewSource(kind="dataset", name="fer2013"), fer_items, "none", 100, workers=2)
+    assert again.faces_added == 0 and any_catalog.count_faces() == 54
