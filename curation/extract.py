@@ -66,7 +66,10 @@ def extract_image(finder: FaceFinder, path: str | Path, task: ImageTask) -> Imag
         decoded = decode_gray(path, keep_pixels=int(4 * s.detect_mp * 1e6))
     except UnreadableImage as exc:
         return ImageResult(task.id, ExtractionState.UNREADABLE, [], str(exc))
-    found = finder.find(decoded.gray, decoded.scale)
+    try:
+        found = finder.find(decoded.gray, decoded.scale)
+    except RuntimeError as exc:  # dlib refusing an image must not stop the run
+        return ImageResult(task.id, ExtractionState.UNREADABLE, [], f"detector failed: {exc}")
     faces = []
     for f in found:
         png, phash, pixel_sha = encode_crop(f.crop, s.size)
