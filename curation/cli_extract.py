@@ -62,7 +62,7 @@ def extract(catalog_location, store, sources, queries, detector, size, padding, 
         f"{summary.unreadable} unreadable ({summary.as_dict()['faces_per_second'] or 0} faces/s)"
     )
     if redo:
-        click.echo(f"labels kept: {summary.labels_kept}, labeled faces no longer found: {summary.labels_dropped}")
+        click.echo(f"labels kept: {summary.labels_kept}; labeled or reviewed faces not found again (kept as they were): {summary.labels_unmatched}")
     for path, reason in list(summary.errors.items())[:20]:
         click.echo(f"  unreadable {path}: {reason}")
 

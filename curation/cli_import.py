@@ -9,7 +9,8 @@ import click
 from curation.cli_extract import extract_with_progress
 from curation.faces import ExtractSettings
 from curation.importers import KINDS
-from curation.importers.common import DatasetError, parse_map, run_import
+from curation.importers.common import DatasetError, run_import
+from curation.selection import SelectionError, parse_class_map
 from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
 from db.types import NewSource
 
@@ -52,7 +53,7 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
     name = name or (path.resolve().name if kind in ("folders", "unlabeled") else kind)
     workers = workers or os.cpu_count() or 1
     try:
-        mapping = parse_map(map_text)
+        mapping = parse_class_map(map_text)
         if mapping and kind == "unlabeled":
             raise DatasetError("--map does not apply to unlabeled datasets")
         with open_for_command(catalog_location, store) as cat:
@@ -66,7 +67,7 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
                 extraction = extract_with_progress(cat, ExtractSettings(size=size), [name], None, False, workers)
                 summary.extraction = extraction.as_dict()
                 summary.faces_added = extraction.faces
-    except DatasetError as exc:
+    except (DatasetError, SelectionError) as exc:
         raise UserError(str(exc)) from None
     if as_json:
         print_json(summary.as_dict())

@@ -18,7 +18,7 @@ from curation.crops import encode_crop
 from curation.faces import ExtractSettings, FaceFinder
 from curation.imaging import UnreadableImage, decode_gray
 from db.catalog import Catalog
-from db.types import ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace
+from db.types import ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace, Status
 
 SAME_FACE_IOU = 0.5  # a --redo face overlapping an old one this much is the same face: it keeps the label
 
@@ -38,7 +38,7 @@ class ExtractSummary:
     no_face: int = 0
     unreadable: int = 0
     labels_kept: int = 0  # --redo: faces that kept an earlier face's annotation
-    labels_dropped: int = 0  # --redo: labeled faces no longer found
+    labels_unmatched: int = 0  # --redo: labeled or reviewed faces not found again: kept as they were
     skipped_precropped: int = 0  # --redo: images imported with --crop none are left alone
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)  # blob path -> reason
@@ -148,12 +148,17 @@ def run_extraction(
     def store(result: ImageResult) -> None:
         olds = old_faces.get(result.image_id, [])
         carry = match_same_faces(result.faces, olds) if olds else {}
-        catalog.save_extraction(result.image_id, result.state, result.faces, result.error,
-                                replace=redo, carry_annotations=carry)
+        # A person's work is never thrown away by new settings: an old face with a label or a review
+        # that the new run does not find again stays as it was.
+        unmatched = [o.id for o in olds if o.id not in carry.values()
+                     and (o.label is not None or o.status is not Status.UNREVIEWED)]
+        state = ExtractionState.FACES if unmatched and not result.faces else result.state
+        catalog.save_extraction(result.image_id, state, result.faces, result.error,
+                                replace=redo, carry_annotations=carry, keep_faces=unmatched)
         summary.images += 1
         summary.faces += len(result.faces)
         summary.labels_kept += len(carry)
-        summary.labels_dropped += sum(1 for o in olds if o.label is not None and o.id not in carry.values())
+        summary.labels_unmatched += len(unmatched)
         if result.state is ExtractionState.NO_FACE:
             summary.no_face += 1
         elif result.state is ExtractionState.UNREADABLE:

@@ -204,13 +204,16 @@ class IngestMixin:
         error: str | None = None,
         replace: bool = False,
         carry_annotations: Mapping[int, int] | None = None,
+        keep_faces: Sequence[int] = (),
     ) -> list[int]:
         """Store one image's extraction result in one transaction.
 
-        replace: drop the image's earlier faces first (a --redo). carry_annotations maps the index of a
-        new face to the id of an old face whose label, status and history it keeps (same face).
+        replace: drop the image's earlier faces first (a --redo), except those in keep_faces.
+        carry_annotations maps the index of a new face to the id of an old face whose label, status
+        and history it keeps (same face).
         """
         carry = dict(carry_annotations or {})
+        spared = set(keep_faces) | set(carry.values())
         with self._writing() as conn:
             kept: dict[int, dict] = {}
             if carry:
@@ -220,7 +223,7 @@ class IngestMixin:
                 kept = {r.face_id: r._asdict() for r in rows}
             if replace:
                 old_ids = list(conn.execute(select(m.Face.id).where(m.Face.image_id == image_id)).scalars())
-                conn.execute(delete(m.Face).where(m.Face.id.in_([i for i in old_ids if i not in carry.values()])))
+                conn.execute(delete(m.Face).where(m.Face.id.in_([i for i in old_ids if i not in spared])))
             ids = self._insert_faces(conn, [(image_id, f) for f in faces])
             for new_index, old_id in carry.items():
                 old = kept.get(old_id)

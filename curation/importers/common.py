@@ -61,19 +61,6 @@ class ImportSummary:
         return {**self.__dict__, "seconds": round(self.seconds, 2)}
 
 
-def parse_map(text: str | None) -> dict[str, str | None]:
-    """"anger=angry,sadness=sad,contempt=" -> {anger: angry, sadness: sad, contempt: None (dropped)}."""
-    mapping: dict[str, str | None] = {}
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise DatasetError(f"--map entry {part.strip()!r} is not NAME=CLASS (or NAME= to drop it)")
-        name, target = (s.strip() for s in part.split("=", 1))
-        mapping[name] = target or None
-    return mapping
-
-
 def resolve_classes(names: Sequence[str], mapping: dict[str, str | None], classes: Sequence[str]) -> dict[str, str | None]:
     """Each dataset class name -> a catalog class (None: dropped). Names that are neither a class
     nor covered by --map are an error that lists them all."""

@@ -61,12 +61,26 @@ def test_redo_with_new_settings_keeps_the_labels_of_the_same_faces(catalog, phot
     catalog.annotate(right.id, right.version, "ann", label="sad")
 
     summary = run_extraction(catalog, ExtractSettings(size=64, padding=0.4), redo=True, workers=1)
-    assert summary.labels_kept == 2 and summary.labels_dropped == 0
+    assert summary.labels_kept == 2 and summary.labels_unmatched == 0
     new = sorted(catalog.select_faces(FaceFilter(image_id=ids["two"]), with_crops=True), key=lambda f: f.bbox[0])
     assert {f.id for f in new}.isdisjoint({left.id, right.id})  # new rows, new crops...
     assert all(f.crop_size == 64 for f in new)
     assert [(f.label, f.status) for f in new] == [("happy", Status.CONFIRMED), ("sad", Status.UNREVIEWED)]
     assert [e.to_label for e in catalog.label_events(new[0].id)] == ["happy"]  # ...with their history
+
+
+def test_redo_never_throws_away_a_reviewed_face_it_does_not_find_again(catalog, photos):
+    ids = add_raw_images(catalog, {"two": photos["face_recognition/examples/two_people.jpg"]})
+    run_extraction(catalog, ExtractSettings(), workers=1)
+    left, right = sorted(catalog.select_faces(FaceFilter(image_id=ids["two"])), key=lambda f: f.bbox[0])
+    catalog.annotate(left.id, left.version, "ann", label="happy", status=Status.CONFIRMED)
+
+    # Settings under which no face is found: the unreviewed face goes, the reviewed one stays.
+    summary = run_extraction(catalog, ExtractSettings(min_face=5000), redo=True, workers=1)
+    assert summary.faces == 0 and summary.labels_unmatched == 1
+    (kept,) = catalog.select_faces(FaceFilter(image_id=ids["two"], include_deleted=True))
+    assert (kept.id, kept.label, kept.status) == (left.id, "happy", Status.CONFIRMED)
+    assert catalog.stats()["by_extraction"] == {"faces": 1}
 
 
 def test_redo_leaves_pre_cropped_dataset_faces_alone(tmp_path, shared_data):
