@@ -18,7 +18,7 @@ from curation.crops import encode_crop
 from curation.faces import ExtractSettings, FaceFinder
 from curation.imaging import UnreadableImage, decode_gray
 from db.catalog import Catalog
-from db.types import ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace, Status
+from db.types import ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace
 
 SAME_FACE_IOU = 0.5  # a --redo face overlapping an old one this much is the same face: it keeps the label
 
@@ -127,10 +127,11 @@ def run_extraction(
     summary = ExtractSummary()
     old_faces: dict[int, list[FaceRow]] = {}
     if redo:
-        flt = FaceFilter(sources=tuple(sources) if sources else None,
-                         queries=tuple(queries) if queries else None, include_deleted=True)
-        for row in catalog.iter_faces(flt):
-            old_faces.setdefault(row.image_id, []).append(row)
+        # By image, not by source: an image's faces may come from several sources (per-face provenance).
+        wanted = {t.id for t in tasks}
+        for row in catalog.iter_faces(FaceFilter(include_deleted=True)):
+            if row.image_id in wanted:
+                old_faces.setdefault(row.image_id, []).append(row)
         kept = []
         for t in tasks:
             olds = old_faces.get(t.id, [])
@@ -146,19 +147,16 @@ def run_extraction(
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
 
     def store(result: ImageResult) -> None:
-        olds = old_faces.get(result.image_id, [])
+        olds = [o for o in old_faces.get(result.image_id, []) if o.detector != "none"]
         carry = match_same_faces(result.faces, olds) if olds else {}
-        # A person's work is never thrown away by new settings: an old face with a label or a review
-        # that the new run does not find again stays as it was.
-        unmatched = [o.id for o in olds if o.id not in carry.values()
-                     and (o.label is not None or o.status is not Status.UNREVIEWED)]
-        state = ExtractionState.FACES if unmatched and not result.faces else result.state
-        catalog.save_extraction(result.image_id, state, result.faces, result.error,
-                                replace=redo, carry_annotations=carry, keep_faces=unmatched)
+        # The catalog keeps, inside the same transaction, every old face with a label or a review
+        # that is not carried over: a person's work is never discarded by new settings.
+        saved = catalog.save_extraction(result.image_id, result.state, result.faces, result.error,
+                                        replace=redo, carry_annotations=carry)
         summary.images += 1
         summary.faces += len(result.faces)
         summary.labels_kept += len(carry)
-        summary.labels_unmatched += len(unmatched)
+        summary.labels_unmatched += sum(1 for i in saved.kept_face_ids if i in {o.id for o in olds})
         if result.state is ExtractionState.NO_FACE:
             summary.no_face += 1
         elif result.state is ExtractionState.UNREADABLE:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import delete, insert, select, text, update
 
@@ -18,6 +18,7 @@ from db.types import (
     NewImage,
     NewSource,
     SourceInfo,
+    Status,
 )
 
 BATCH = 1000  # rows per statement: under SQLite's variable limit, large enough to amortise round trips
@@ -35,6 +36,12 @@ def _row(record) -> dict:
 def _chunks(seq: Sequence, n: int = BATCH) -> Iterable[Sequence]:
     for i in range(0, len(seq), n):
         yield seq[i : i + n]
+
+
+@dataclass(frozen=True)
+class ExtractionSaved:
+    face_ids: list[int]  # the new faces, in the order given
+    kept_face_ids: list[int]  # --redo: earlier faces kept as they were (labeled, reviewed or pre-cropped)
 
 
 def insert_returning_ids(conn, model, rows: Sequence[dict]) -> list[int]:
@@ -204,49 +211,55 @@ class IngestMixin:
         error: str | None = None,
         replace: bool = False,
         carry_annotations: Mapping[int, int] | None = None,
-        keep_faces: Sequence[int] = (),
-    ) -> list[int]:
+    ) -> ExtractionSaved:
         """Store one image's extraction result in one transaction.
 
-        replace: drop the image's earlier faces first (a --redo), except those in keep_faces.
-        carry_annotations maps the index of a new face to the id of an old face whose label, status
-        and history it keeps (same face).
+        replace (a --redo): the image's earlier detected faces give way to the new ones, except what
+        must never be lost. That is decided here, inside the transaction, so a label saved by someone
+        else meanwhile counts: an old face carried into a new one (carry_annotations maps a new
+        face's index to the old face's id: the new face takes its label, status, version and
+        history); an old face with a label or a review that is not carried (kept as it was); and a
+        dataset's own pre-cropped face (detector "none"), which detection does not replace.
         """
-        carry = dict(carry_annotations or {})
-        spared = set(keep_faces) | set(carry.values())
         with self._writing() as conn:
-            kept: dict[int, dict] = {}
-            if carry:
-                rows = conn.execute(
-                    select(m.Annotation.__table__).where(m.Annotation.face_id.in_(carry.values()))
-                ).all()
-                kept = {r.face_id: r._asdict() for r in rows}
+            old: dict[int, Any] = {}
             if replace:
-                old_ids = list(conn.execute(select(m.Face.id).where(m.Face.image_id == image_id)).scalars())
-                conn.execute(delete(m.Face).where(m.Face.id.in_([i for i in old_ids if i not in spared])))
+                old = {
+                    r.id: r
+                    for r in conn.execute(
+                        select(m.Face.id, m.Face.detector, m.Annotation.label, m.Annotation.status,
+                               m.Annotation.annotator, m.Annotation.updated_at, m.Annotation.version)
+                        .join(m.Annotation, m.Annotation.face_id == m.Face.id)
+                        .where(m.Face.image_id == image_id)
+                        .with_for_update()  # PostgreSQL: a concurrent annotate waits for us
+                    ).all()
+                }
+            carry = {i: oid for i, oid in (carry_annotations or {}).items()
+                     if oid in old and old[oid].detector != "none"}
+            carried = set(carry.values())
+            kept = [oid for oid, r in old.items() if oid not in carried and (
+                r.detector == "none" or r.label is not None or r.status != Status.UNREVIEWED.value or r.version > 1)]
             ids = self._insert_faces(conn, [(image_id, f) for f in faces])
             for new_index, old_id in carry.items():
-                old = kept.get(old_id)
-                if old is None:
-                    continue
-                new_id = ids[new_index]
+                r = old[old_id]
                 conn.execute(
                     update(m.Annotation)
-                    .where(m.Annotation.face_id == new_id)
-                    .values(
-                        label=old["label"], status=old["status"], annotator=old["annotator"],
-                        updated_at=old["updated_at"], version=old["version"],
-                    )
+                    .where(m.Annotation.face_id == ids[new_index])
+                    .values(label=r.label, status=r.status, annotator=r.annotator, updated_at=r.updated_at,
+                            version=r.version)
                 )
-                conn.execute(update(m.LabelEvent).where(m.LabelEvent.face_id == old_id).values(face_id=new_id))
-            if replace and carry:
-                conn.execute(delete(m.Face).where(m.Face.id.in_(list(carry.values()))))
+                # The history follows the face (deleting the old face would cascade to its events).
+                conn.execute(update(m.LabelEvent).where(m.LabelEvent.face_id == old_id).values(face_id=ids[new_index]))
+            if replace:
+                conn.execute(delete(m.Face).where(m.Face.id.in_([oid for oid in old if oid not in kept])))
+            if kept and not faces and state is not ExtractionState.UNREADABLE:
+                state = ExtractionState.FACES
             conn.execute(
                 update(m.Image)
                 .where(m.Image.id == image_id)
                 .values(extraction_state=ExtractionState(state).value, extraction_error=error)
             )
-        return ids
+        return ExtractionSaved(face_ids=ids, kept_face_ids=kept)
 
     def _insert_faces(self, conn, items: Sequence[tuple[int, NewFace]]) -> list[int]:
         ids: list[int] = []

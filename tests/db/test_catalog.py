@@ -131,13 +131,15 @@ def test_extraction_redo_carries_the_annotation_of_the_same_face(any_catalog):
 
     def face(x):
         return NewFace(bbox=(x, 10, 50, 50), crop_png=b"png", crop_size=100, phash="0" * 16,
-                       pixel_sha256=f"{x:064x}")
+                       pixel_sha256=f"{x:064x}", detector="hog")
 
-    old_a, old_b = cat.save_extraction(ref.id, ExtractionState.FACES, [face(1), face(200)])
+    old_a, old_b = cat.save_extraction(ref.id, ExtractionState.FACES, [face(1), face(200)]).face_ids
     assert cat.images_to_extract() == []
     cat.annotate(old_a, 1, "alice", label="fear", status="confirmed")
-    new_ids = cat.save_extraction(ref.id, ExtractionState.FACES, [face(2), face(400)], replace=True,
-                                  carry_annotations={0: old_a})
+    saved = cat.save_extraction(ref.id, ExtractionState.FACES, [face(2), face(400)], replace=True,
+                                carry_annotations={0: old_a})
+    new_ids = saved.face_ids
+    assert saved.kept_face_ids == []  # old_b had no label or review: replaced
     faces = {f.id: f for f in cat.select_faces(FaceFilter(image_id=ref.id))}
     assert set(faces) == set(new_ids)
     kept = faces[new_ids[0]]
@@ -194,3 +196,32 @@ def test_a_face_keeps_its_own_provenance_when_its_image_came_from_elsewhere(any_
     assert (rows[third].source_name, rows[third].dataset_path) == ("ckplus", "S005/001.png")
     assert cat.count_faces(FaceFilter(sources=("ckplus",))) == 1
     assert cat.stats()["by_source"] == {"ckplus": 1, "fer2013": 2}
+
+
+def test_redo_replaces_only_unreviewed_detected_faces(any_catalog):
+    cat = any_catalog
+    sid = cat.add_source(NewSource(kind="dataset", name="photos"))
+    other = cat.add_source(NewSource(kind="dataset", name="fer2013"))
+    sha, rel = cat.blobs.put_bytes(b"photo 2", "JPEG")
+    (ref,) = cat.add_images([NewImage(sha, rel, 640, 480, "JPEG", sid)])
+
+    def face(x, **kw):
+        return NewFace(bbox=(x, 10, 50, 50), crop_png=b"png", crop_size=100, phash="0" * 16,
+                       pixel_sha256=f"{x:064x}", **kw)
+
+    plain, labeled, precropped, touched = cat.add_faces([
+        (ref.id, face(1, detector="hog")),
+        (ref.id, face(100, detector="hog", label="sad")),
+        (ref.id, face(0, detector="none", source_id=other, dataset_path="train/x.jpg")),
+        (ref.id, face(300, detector="hog")),
+    ])
+    v = cat.annotate(touched, 1, "alice", label="fear")
+    cat.annotate(touched, v, "alice", label=None)  # reviewed, then cleared: still a person's work
+
+    saved = cat.save_extraction(ref.id, ExtractionState.FACES, [face(2, detector="hog")], replace=True,
+                                carry_annotations={0: plain})
+    assert sorted(saved.kept_face_ids) == sorted([labeled, precropped, touched])
+    ids = {f.id for f in cat.select_faces(FaceFilter(image_id=ref.id, include_deleted=True))}
+    assert ids == {saved.face_ids[0], labeled, precropped, touched}
+    assert cat.get_face(precropped).source_name == "fer2013"
+    assert len(cat.label_events(touched)) == 2
