@@ -183,25 +183,25 @@ class IngestMixin:
         with self._reading() as conn:
             return [ImageTask(*r) for r in conn.execute(stmt).all()]
 
-    def add_faces(
-        self, items: Sequence[tuple[int, NewFace]], image_state: ExtractionState | None = None
-    ) -> list[int]:
-        """Add faces (image id, face) with their annotations, in bulk; returns the face ids in order.
-
-        image_state: also set these images' extraction state, in the same transaction (a dataset's
-        pre-cropped faces are its images' extraction: FACES).
-        """
+    def add_faces(self, items: Sequence[tuple[int, NewFace]]) -> list[int]:
+        """Add faces (image id, face) with their annotations, in bulk; returns the face ids in order."""
         with self._writing() as conn:
-            ids = self._insert_faces(conn, items)
-            if image_state is not None:
-                image_ids = sorted({image_id for image_id, _ in items})
-                for chunk in _chunks(image_ids):
-                    conn.execute(
-                        update(m.Image)
-                        .where(m.Image.id.in_(chunk))
-                        .values(extraction_state=ExtractionState(image_state).value, extraction_error=None)
-                    )
-            return ids
+            return self._insert_faces(conn, items)
+
+    def add_images_with_faces(self, pairs: Sequence[tuple[NewImage, NewFace | None]]) -> list[ImageRef]:
+        """A dataset's pictures that are faces already (--crop none): each image with its face, in one
+        transaction, so a killed import leaves both or neither. Byte-identical pictures share one
+        image and each keeps its own face. Images created here are marked extracted (FACES); an image
+        that was already in the catalog keeps its own state (a scraped photo still gets detected)."""
+        with self._writing() as conn:
+            refs = self._insert_images(conn, [image for image, _ in pairs])
+            self._insert_faces(conn, [(ref.id, face) for ref, (_, face) in zip(refs, pairs) if face is not None])
+            created = sorted({ref.id for ref, (_, face) in zip(refs, pairs) if ref.created and face is not None})
+            for chunk in _chunks(created):
+                conn.execute(
+                    update(m.Image).where(m.Image.id.in_(chunk)).values(extraction_state=ExtractionState.FACES.value)
+                )
+        return refs
 
     def save_extraction(
         self,

@@ -22,7 +22,7 @@ from curation.crops import encode_crop
 from curation.imaging import UnreadableImage, decode_gray
 from db.blobs import BlobStore
 from db.catalog import Catalog
-from db.types import ExtractionState, FaceFilter, NewFace, NewImage, NewSource
+from db.types import FaceFilter, NewFace, NewImage, NewSource
 
 BATCH = 1000  # images per catalog write (the catalog does one statement per 1000 rows)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
@@ -175,8 +175,11 @@ def run_import(
 
     def write(batch: list[Prepared]) -> None:
         ok = [p for p in batch if p.image is not None]
-        refs = catalog.add_images([p.image for p in ok])
-        faces = []
+        # Each file is a face with its own label and provenance, even when its bytes are shared with
+        # another file (FER2013 has 1,516 such groups) or another source.
+        refs = catalog.add_images_with_faces(
+            [(p.image, replace(p.face, source_id=source_id) if p.face is not None else None) for p in ok]
+        )
         for p, ref in zip(ok, refs):
             if ref.created:
                 summary.images_added += 1
@@ -186,12 +189,7 @@ def run_import(
                 summary.skipped += 1  # already an image (an earlier import, or another source)
             seen_sha.add(p.image.sha256)
             if p.face is not None:
-                # Each file is a face with its own label and provenance, even when its bytes are
-                # shared with another file (FER2013 has 1,516 such groups) or another source.
-                faces.append((ref.id, replace(p.face, source_id=source_id)))
-        if faces:
-            catalog.add_faces(faces, image_state=ExtractionState.FACES)
-            summary.faces_added += len(faces)
+                summary.faces_added += 1
         for p in batch:
             if p.image is None:
                 summary.failed[p.item.dataset_path] = p.error or "unknown error"

@@ -225,3 +225,27 @@ def test_redo_replaces_only_unreviewed_detected_faces(any_catalog):
     assert ids == {saved.face_ids[0], labeled, precropped, touched}
     assert cat.get_face(precropped).source_name == "fer2013"
     assert len(cat.label_events(touched)) == 2
+
+
+def test_pre_cropped_pictures_and_their_faces_commit_together(any_catalog):
+    cat = any_catalog
+    web = cat.add_source(NewSource(kind="scrape", name="bing: face"))
+    fer = cat.add_source(NewSource(kind="dataset", name="fer2013"))
+    shared_sha, shared_rel = cat.blobs.put_bytes(b"scraped first", "JPEG")
+    (scraped,) = cat.add_images([NewImage(shared_sha, shared_rel, 48, 48, "JPEG", web)])
+    own_sha, own_rel = cat.blobs.put_bytes(b"fer only", "JPEG")
+
+    def face(label):
+        return NewFace(bbox=(0, 0, 48, 48), crop_png=b"p", crop_size=48, phash="0" * 16,
+                       pixel_sha256="2" * 64, label=label, source_id=fer)
+
+    refs = cat.add_images_with_faces([
+        (NewImage(own_sha, own_rel, 48, 48, "JPEG", fer), face("sad")),
+        (NewImage(own_sha, own_rel, 48, 48, "JPEG", fer), face("angry")),  # same bytes, other label
+        (NewImage(shared_sha, shared_rel, 48, 48, "JPEG", fer), face("happy")),
+    ])
+    assert [r.created for r in refs] == [True, False, False] and refs[2].id == scraped.id
+    assert sorted(f.label for f in cat.select_faces()) == ["angry", "happy", "sad"]
+    # The dataset's own image is extracted; the scraped photo still waits for face detection.
+    assert cat.stats()["by_extraction"] == {"faces": 1, "pending": 1}
+    assert [t.id for t in cat.images_to_extract()] == [scraped.id]
