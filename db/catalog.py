@@ -6,12 +6,12 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from db import models as m
 from db.annotations import AnnotationsMixin
 from db.blobs import BlobStore
-from db.errors import CatalogError
+from db.errors import CatalogError, database_error_message
 from db.ingest import IngestMixin
 from db.location import CatalogLocation, prepare_directory, resolve
 from db.queries import QueriesMixin
@@ -28,7 +28,7 @@ DEFAULT_CLASSES = [
     ("neutral", "7", "😐"),
 ]
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer queues for the lock; FACECAT_SQLITE_BUSY_MS overrides
 
 
 class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin):
@@ -92,7 +92,8 @@ class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin):
 
 def _make_engine(loc: CatalogLocation) -> Engine:
     if loc.url.startswith("sqlite"):
-        engine = create_engine(loc.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        busy_ms = int(os.environ.get("FACECAT_SQLITE_BUSY_MS", SQLITE_BUSY_TIMEOUT_MS))
+        engine = create_engine(loc.url, connect_args={"timeout": busy_ms / 1000})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
@@ -101,7 +102,7 @@ def _make_engine(loc: CatalogLocation) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
@@ -135,10 +136,9 @@ def open_catalog(
     engine = _make_engine(loc)
     try:
         created = ensure_current(engine, loc.display, create=create)
-    except OperationalError as exc:
+    except DBAPIError as exc:
         engine.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise CatalogError(f"cannot open catalog {loc.display}: {reason}") from None
+        raise CatalogError(f"cannot open catalog {loc.display}: {database_error_message(exc)}") from None
     except BaseException:
         engine.dispose()
         raise

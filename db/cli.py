@@ -15,10 +15,11 @@ import sys
 from typing import Any, Callable, Iterable, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from db.catalog import Catalog, open_catalog
-from db.errors import CatalogError
+from db.errors import CatalogError, database_error_message
 
 T = TypeVar("T")
 
@@ -60,15 +61,20 @@ def open_for_command(catalog_location: str | None, store: str | None, create: bo
 
 
 def user_errors(func: Callable[..., T]) -> Callable[..., T]:
-    """Turn CatalogError and OSError raised inside a command into one-line exit-1 errors."""
+    """Turn CatalogError, database errors and OSError raised inside a command into one-line exit-1
+    errors. FACECAT_DEBUG=1 shows the traceback instead (for a bug report)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except CatalogError as exc:
-            raise UserError(str(exc)) from None
-        except OSError as exc:
+        except (CatalogError, SQLAlchemyError, OSError) as exc:
+            if os.environ.get("FACECAT_DEBUG") == "1":
+                raise
+            if isinstance(exc, CatalogError):
+                raise UserError(str(exc)) from None
+            if isinstance(exc, SQLAlchemyError):
+                raise UserError(f"catalog database error: {database_error_message(exc)}") from None
             where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
             raise UserError(f"{exc.strerror or exc}{where}") from None
 

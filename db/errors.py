@@ -29,3 +29,12 @@ class ConflictError(CatalogError):
                 f"you had {expected_version}); reload it and try again"
             )
         super().__init__(msg)
+
+
+def database_error_message(exc: BaseException) -> str:
+    """One line for a database failure (SQLAlchemy wraps the driver's error in exc.orig)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    if "database is locked" in text:
+        return "the catalog is busy: another program held its write lock past the busy timeout; try again"
+    return text

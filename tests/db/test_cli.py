@@ -108,3 +108,35 @@ def test_init_and_stats_on_postgres(pg_url, tmp_path):
     r = curate("stats", "--json", env={"FACECAT_CATALOG": pg_url, "FACECAT_STORE": str(tmp_path / "blobs")})
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["faces"] == 0
+
+
+def test_a_file_that_is_not_a_database(tmp_path):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "catalog.sqlite").write_bytes(b"this is not SQLite " * 100)
+    assert_one_line_error(curate("stats", "--catalog", str(tmp_path / "c")), "cannot open catalog", "not a database")
+
+
+def test_a_catalog_locked_past_the_busy_timeout_is_a_one_line_error(tmp_path, monkeypatch):
+    """Another program holds the write lock longer than the busy timeout: a clear message, no traceback."""
+    import sqlite3
+
+    import click
+
+    from db import open_catalog
+    from db.cli import user_errors
+    from tests.db.helpers import add_faces
+
+    monkeypatch.setenv("FACECAT_SQLITE_BUSY_MS", "200")
+    with open_catalog(tmp_path / "c", create=True) as cat:
+        (fid,) = add_faces(cat, 1)
+        holder = sqlite3.connect(tmp_path / "c" / "catalog.sqlite")
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(click.ClickException) as err:
+                user_errors(lambda: cat.annotate(fid, 1, "alice", label="sad"))()
+        finally:
+            holder.rollback()
+            holder.close()
+        assert err.value.exit_code == 1
+        assert "catalog is busy" in err.value.format_message()
+        assert cat.get_face(fid).version == 1
