@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from db import models as m
 from db.types import (
@@ -101,8 +102,13 @@ class IngestMixin:
                 if im.sha256 not in existing and im.sha256 not in seen:
                     seen[im.sha256] = len(new_rows)
                     new_rows.append({**_row(im), "extraction_state": ExtractionState.PENDING.value})
-            new_ids = insert_returning_ids(conn, m.Image, new_rows) if new_rows else []
-            created_ids = {sha: new_ids[i] for sha, i in seen.items()}
+            if conn.dialect.name == "postgresql" and new_rows:
+                created_ids = self._insert_images_pg(conn, new_rows)
+                for sha in seen.keys() - created_ids.keys():  # another writer added it meanwhile
+                    existing[sha] = conn.execute(select(m.Image.id).where(m.Image.sha256 == sha)).scalar_one()
+            else:
+                new_ids = insert_returning_ids(conn, m.Image, new_rows) if new_rows else []
+                created_ids = {sha: new_ids[i] for sha, i in seen.items()}
             handed_out: set[str] = set()
             for im in chunk:
                 if im.sha256 in created_ids and im.sha256 not in handed_out:
@@ -112,6 +118,21 @@ class IngestMixin:
                     iid = existing.get(im.sha256, created_ids.get(im.sha256))
                     refs.append(ImageRef(iid, im.sha256, False))
         return refs
+
+    @staticmethod
+    def _insert_images_pg(conn, rows: list[dict]) -> dict[str, int]:
+        """PostgreSQL: two writers may add the same bytes at once (READ COMMITTED sees neither's row
+        before inserting). ON CONFLICT DO NOTHING lets the first win; returns sha256 -> id of the rows
+        this call created. SQLite needs none of this: its writers hold the write lock throughout."""
+        ids = list(conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence('images', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(rows)},
+        ).scalars())
+        conn.execute(pg_insert(m.Image).on_conflict_do_nothing(index_elements=["sha256"]),
+                     [{**r, "id": i} for r, i in zip(rows, ids)])
+        mine = set(ids)
+        found = conn.execute(select(m.Image.sha256, m.Image.id).where(m.Image.sha256.in_([r["sha256"] for r in rows])))
+        return {sha: iid for sha, iid in found if iid in mine}
 
     def add_image(self, image: NewImage) -> ImageRef:
         return self.add_images([image])[0]

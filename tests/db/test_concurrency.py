@@ -100,3 +100,32 @@ def test_many_concurrent_annotators_lose_nothing(any_catalog, tmp_path, rounds):
     assert [e.version for e in events] == list(range(2, rounds + 2))
     # Each event starts from the previous one's result: no update was applied on a stale read.
     assert all(a.to_label == b.from_label for a, b in zip(events, events[1:]))
+
+
+def test_two_importers_adding_the_same_images_at_once(any_catalog, tmp_path):
+    """Two writers add the same bytes concurrently: one image row per sha256, each created once."""
+    from db.types import NewImage, NewSource
+
+    cat_a = any_catalog
+    sid = cat_a.add_source(NewSource(kind="dataset", name="shared"))
+    images = []
+    for i in range(300):
+        sha, rel = cat_a.blobs.put_bytes(f"picture {i}".encode(), "PNG")
+        images.append(NewImage(sha, rel, 8, 8, "PNG", sid))
+    refs: dict[str, list] = {}
+    with _second_session(cat_a, tmp_path) as cat_b:
+        barrier = threading.Barrier(2)
+
+        def add(name, cat):
+            barrier.wait()
+            refs[name] = [r for start in range(0, 300, 50) for r in cat.add_images(images[start:start + 50])]
+
+        threads = [threading.Thread(target=add, args=(n, c)) for n, c in (("a", cat_a), ("b", cat_b))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    assert set(refs) == {"a", "b"}, "a writer crashed"
+    assert [r.id for r in refs["a"]] == [r.id for r in refs["b"]]
+    assert all(a.created != b.created for a, b in zip(refs["a"], refs["b"]))
+    assert cat_a.stats()["images"] == 300
