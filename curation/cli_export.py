@@ -42,7 +42,7 @@ OUT/faces.npz with X, y, split, classes, face_ids.
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--size", type=click.IntRange(8, 1024), default=None,
               help="Side of the exported faces in pixels [default: 48 for csv, else the crops' size].")
-@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+@click.option("--force", is_flag=True, help="Replace OUT if it is an earlier export (or an empty folder); anything else is refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @user_errors
 def export_command(out: Path, catalog_location: str | None, store: str | None, fmt: str, status: str,
@@ -51,7 +51,8 @@ def export_command(out: Path, catalog_location: str | None, store: str | None, f
     """Export labeled faces to OUT, split into train/val/test, with a manifest.
 
     The export is built in a temporary directory beside OUT and renamed into place when complete:
-    a failure leaves no OUT behind. The same catalog and options give the same split and a
+    a failure leaves no OUT behind. OUT may not be, hold or lie inside the catalog or its blob
+    store. The same catalog and options give the same split and a
     byte-identical manifest.json.
     """
     spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),

@@ -13,6 +13,7 @@ from curation.selection import SplitAssignment, SplitSelection
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+MARKER = "facecat_export"  # its key holds MANIFEST_VERSION; --force replaces only folders with it
 
 
 def snapshot_sha256(assignments: list[SplitAssignment]) -> str:
@@ -37,7 +38,7 @@ def counts(selection: SplitSelection) -> dict:
 def build(fmt: str, size: int, selection: SplitSelection, placed: list[tuple[SplitAssignment, dict]]) -> bytes:
     """The manifest's bytes. `placed`: each exported face with where its writer put it."""
     head = {
-        "facecat_export": MANIFEST_VERSION,
+        MARKER: MANIFEST_VERSION,
         "format": fmt,
         "size": size,
         "filters": selection.spec.as_dict(),

@@ -6,7 +6,9 @@ the new one is complete).
 """
 from __future__ import annotations
 
+import glob
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -74,11 +76,43 @@ def _writer(fmt: str, root: Path, selection: SplitSelection, size: int) -> Write
     return NpzWriter(root, selection.classes, len(selection.assignments), size)
 
 
-def _check_out(out: Path, force: bool) -> None:
+def _overlap(out: Path, protected: Path) -> str | None:
+    """How OUT and a catalog path overlap, if they do (replacing OUT would delete catalog data)."""
+    protected = protected.resolve()
+    if out == protected:
+        return "is"
+    if out in protected.parents:
+        return "contains"
+    if protected in out.parents:
+        return "is inside"
+    return None
+
+
+def _is_facecat_export(out: Path) -> bool:
+    try:
+        data = json.loads((out / manifest.MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and manifest.MARKER in data
+
+
+def _check_out(catalog: Catalog, out: Path, force: bool) -> None:
+    """Refuse an OUT that overlaps the catalog, or that --force would replace while it holds
+    anything but an earlier export (a typo such as `export ~ --force` must not wipe a folder)."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise ExportError(f"{out} exists and is not a directory; choose another OUT")
-    if out.exists() and not force:
+    real = out.resolve()
+    for what, path in (("catalog directory", catalog.location.directory), ("blob store", catalog.blobs.root)):
+        how = _overlap(real, path) if path is not None else None
+        if how:
+            raise ExportError(f"{out} {how} the {what} {path}; choose an OUT outside the catalog")
+    if not out.exists():
+        return
+    if not force:
         raise ExportError(f"{out} already exists; use --force to replace it")
+    if any(out.iterdir()) and not _is_facecat_export(out):
+        raise ExportError(f"{out} is not empty and not a facecat export (no facecat manifest.json); "
+                          "--force replaces only earlier exports: choose another OUT")
 
 
 def _current_umask() -> int:
@@ -88,6 +122,7 @@ def _current_umask() -> int:
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
+    # Two renames: a kill between them leaves the old export in .OUT.old-*; _recover puts it back.
     if out.exists():
         old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
         os.replace(out, old / out.name)
@@ -95,6 +130,20 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         shutil.rmtree(old)
     else:
         os.replace(tmp, out)
+
+
+def _recover(out: Path) -> None:
+    """Clean up after an export that was killed: put back an old export moved aside for a swap
+    that never finished (OUT missing), and remove leftover build and old directories.
+    (Two exports to the same OUT at once are not supported: one would remove the other's build.)"""
+    if not out.parent.is_dir():
+        return
+    for old in sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*")):
+        if not out.exists() and not out.is_symlink() and (old / out.name).is_dir():
+            os.replace(old / out.name, out)
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int | None = None,
@@ -106,7 +155,8 @@ def export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     out = Path(out).absolute()
-    _check_out(out, force)
+    _recover(out)
+    _check_out(catalog, out, force)
     selection = select_split(catalog, spec)
     if not selection.assignments:
         raise ExportError(f"no faces match the selection ({spec.status}, classes {spec.classes or 'all'}, "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections import Counter
@@ -19,6 +20,7 @@ from curation.export import ExportError, export
 from curation.export import run as export_run
 from curation.selection import SelectionError, SelectionSpec
 from db import models as m
+from db.catalog import open_catalog
 from db.types import Status
 from tests.curation.conftest import FaceSpec, add_dataset, nudged, pattern
 
@@ -256,3 +258,80 @@ def test_image_blob_paths_gives_each_images_original(catalog):
     assert set(paths) == {f.image_id for f in faces}  # unknown ids are left out
     with Image.open(catalog.blobs.path(paths[faces[1].image_id])) as img:
         assert np.array_equal(np.asarray(img), np.asarray(pattern(2)))
+
+
+@pytest.mark.parametrize("where", ["catalog", "parent", "inside", "blobs"])
+def test_out_overlapping_the_catalog_is_refused_even_with_force(tmp_path, where):
+    blobs = tmp_path / "blobs"
+    with open_catalog(tmp_path / "catalog", blobs if where == "blobs" else None, create=True) as cat:
+        add_dataset(cat, [FaceSpec(pattern(i)) for i in range(3)])
+        catalog_files = sorted(p for p in tmp_path.rglob("*"))
+        out = {"catalog": tmp_path / "catalog", "parent": tmp_path, "inside": tmp_path / "catalog/exports",
+               "blobs": blobs}[where]
+        how = {"catalog": "is", "parent": "contains", "inside": "is inside", "blobs": "is"}[where]
+        what = "blob store" if where == "blobs" else "catalog directory"
+        with pytest.raises(ExportError, match=f"{how} the {what}"):
+            export(cat, out, "npz", SelectionSpec(split="100/0/0"), force=True)
+        assert sorted(p for p in tmp_path.rglob("*")) == catalog_files
+        assert cat.count_faces() == 3
+
+
+def test_force_replaces_only_an_empty_folder_or_an_earlier_export(labeled_catalog, outdir):
+    spec = SelectionSpec(split="100/0/0")
+    home = outdir / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    with pytest.raises(ExportError, match="not a facecat export.*choose another OUT"):
+        export(labeled_catalog, home, "npz", spec, force=True)
+    assert [p.name for p in home.iterdir()] == ["thesis.tex"]
+    # A manifest.json of some other tool is not ours either.
+    (home / "manifest.json").write_text('{"name": "my-app", "version": 1}')
+    with pytest.raises(ExportError, match="not a facecat export"):
+        export(labeled_catalog, home, "npz", spec, force=True)
+    (home / "manifest.json").write_text("not json")
+    with pytest.raises(ExportError, match="not a facecat export"):
+        export(labeled_catalog, home, "npz", spec, force=True)
+    assert sorted(p.name for p in home.iterdir()) == ["manifest.json", "thesis.tex"]
+    assert _exports(labeled_catalog) == []
+
+    empty = outdir / "empty"
+    empty.mkdir()
+    export(labeled_catalog, empty, "npz", spec, force=True)
+    assert sorted(p.name for p in empty.iterdir()) == ["faces.npz", "manifest.json"]
+    export(labeled_catalog, empty, "csv", spec, force=True)  # an earlier export: replaced
+    assert sorted(p.name for p in empty.iterdir()) == ["fer2013.csv", "manifest.json"]
+
+
+def test_cli_refuses_to_export_into_the_catalog(labeled_catalog):
+    loc = labeled_catalog.location.directory
+    before = sorted(loc.rglob("*"))
+    res = CliRunner().invoke(main, ["export", str(loc), "--catalog", str(loc), "--force"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.output.startswith("error:") and "is the catalog directory" in res.output
+    res = CliRunner().invoke(main, ["export", str(loc.parent), "--catalog", str(loc), "--force"])
+    assert res.exit_code == 1 and "contains the catalog directory" in res.output
+    assert sorted(loc.rglob("*")) == before
+
+
+def test_export_killed_between_the_swap_renames_is_recovered(labeled_catalog, outdir):
+    out = outdir / "faces"
+    first = export(labeled_catalog, out, "npz", SelectionSpec())
+    # What a kill between the two renames of a --force export leaves: OUT moved aside into
+    # .faces.old-*/faces, the finished or half-built new one in .faces.tmp-*.
+    old = outdir / ".faces.old-x1y2"
+    old.mkdir()
+    out.rename(old / "faces")
+    (outdir / ".faces.tmp-abc").mkdir()
+    (outdir / ".faces.tmp-abc" / "faces.npz").write_bytes(b"half")
+    assert not out.exists()
+    with pytest.raises(ExportError, match="already exists; use --force"):
+        export(labeled_catalog, out, "npz", SelectionSpec())  # the old export is back, untouched
+    assert sorted(p.name for p in outdir.iterdir()) == ["faces"]
+    assert hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest() == first.manifest_sha256
+    # A kill after the swap but before the old copy was removed: the leftover just goes.
+    old.mkdir()
+    (old / "faces").mkdir()
+    (old / "faces" / "faces.npz").write_bytes(b"older")
+    export(labeled_catalog, out, "csv", SelectionSpec(), force=True)
+    assert sorted(p.name for p in outdir.iterdir()) == ["faces"]
+    assert sorted(p.name for p in out.iterdir()) == ["fer2013.csv", "manifest.json"]
