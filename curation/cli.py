@@ -102,3 +102,7 @@ main.add_command(import_)
 from curation.cli_export import export_command  # noqa: E402
 
 main.add_command(export_command)
+
+from curation.cli_classes import classes_command  # noqa: E402
+
+main.add_command(classes_command)

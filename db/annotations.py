@@ -107,33 +107,7 @@ class AnnotationsMixin:
                 raise CatalogError(f"class {name!r} is still the label of some faces; relabel them first")
             conn.execute(delete(m.ClassDef).where(m.ClassDef.name == name))
 
-    # --- models, predictions, exports ----------------------------------------------------------
-    def add_model(self, name: str, path: str, classes: Sequence[str], params: Mapping[str, Any],
-                  metrics: Mapping[str, Any]) -> int:
-        with self._writing() as conn:
-            return conn.execute(
-                insert(m.Model).returning(m.Model.id),
-                [{"name": name, "path": path, "classes": list(classes), "params": dict(params),
-                  "metrics": dict(metrics)}],
-            ).scalar_one()
-
-    def add_predictions(self, model_id: int, rows: Sequence[tuple[int, str, float, Mapping[str, float]]]) -> None:
-        """(face id, label, confidence, probabilities) for one model; replaces that model's earlier ones."""
-        with self._writing() as conn:
-            ids = [r[0] for r in rows]
-            for i in range(0, len(ids), 1000):
-                conn.execute(
-                    delete(m.Prediction).where(
-                        m.Prediction.model_id == model_id, m.Prediction.face_id.in_(ids[i : i + 1000])
-                    )
-                )
-            if rows:
-                conn.execute(
-                    insert(m.Prediction),
-                    [{"model_id": model_id, "face_id": f, "label": lab, "confidence": c,
-                      "probabilities": dict(p)} for f, lab, c, p in rows],
-                )
-
+    # --- exports ------------------------------------------------------------------------------
     def record_export(self, path: str, fmt: str, filters: Mapping[str, Any], counts: Mapping[str, Any],
                       manifest_sha256: str) -> int:
         with self._writing() as conn:

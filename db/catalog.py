@@ -47,10 +47,6 @@ class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin):
     def display(self) -> str:
         return self.location.display
 
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
     def close(self) -> None:
         self.engine.dispose()
 

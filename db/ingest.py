@@ -137,10 +137,6 @@ class IngestMixin:
     def add_image(self, image: NewImage) -> ImageRef:
         return self.add_images([image])[0]
 
-    def image_id_for_sha256(self, sha256: str) -> int | None:
-        with self._reading() as conn:
-            return conn.execute(select(m.Image.id).where(m.Image.sha256 == sha256)).scalar()
-
     # --- download outcomes ---------------------------------------------------------------------
     def record_downloads(self, records: Sequence[DownloadRecord]) -> None:
         if records:

@@ -19,6 +19,7 @@ class CatalogLocation:
     store_root: Path  # root of the blob store
     directory: Path | None  # the catalog directory, for a SQLite catalog
     display: str  # what to show a user (no password)
+    sqlite_file: str = SQLITE_FILE  # the database file's name inside `directory`
 
 
 def is_url(text: str) -> bool:
@@ -36,11 +37,11 @@ def resolve(location: str | os.PathLike | None, store: str | os.PathLike | None 
             raise CatalogError(f"not a valid catalog URL: {text!r} ({exc})") from None
         display = url.render_as_string(hide_password=True)
         if url.get_backend_name() == "sqlite":
-            if not url.database:
+            if not url.database or url.database == ":memory:":
                 raise CatalogError("an in-memory SQLite catalog cannot hold blobs; give a directory")
-            directory = Path(url.database).parent
-            root = Path(store_text) if store_text else directory
-            return CatalogLocation(text, root, directory, display)
+            database = Path(url.database)
+            root = Path(store_text) if store_text else database.parent
+            return CatalogLocation(text, root, database.parent, display, database.name)
         if not store_text:
             raise CatalogError(
                 f"a database catalog ({display}) needs a blob directory: pass --store DIR or set FACECAT_STORE"
@@ -57,7 +58,7 @@ def prepare_directory(loc: CatalogLocation, create: bool) -> None:
         d = loc.directory
         if d.exists() and not d.is_dir():
             raise CatalogError(f"{d} is a file, not a catalog directory")
-        if not (d / SQLITE_FILE).exists():
+        if not (d / loc.sqlite_file).exists():
             if not create:
                 raise CatalogError(
                     f"no catalog at {d}: create one with `curate init --catalog {d}`"

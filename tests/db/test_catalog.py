@@ -249,3 +249,30 @@ def test_pre_cropped_pictures_and_their_faces_commit_together(any_catalog):
     # The dataset's own image is extracted; the scraped photo still waits for face detection.
     assert cat.stats()["by_extraction"] == {"faces": 1, "pending": 1}
     assert [t.id for t in cat.images_to_extract()] == [scraped.id]
+
+
+def test_a_sqlite_url_with_its_own_file_name(tmp_path):
+    from db import open_catalog
+
+    url = f"sqlite:///{tmp_path / 'team' / 'faces.db'}"
+    (tmp_path / "team").mkdir()
+    with open_catalog(url, create=True) as cat:
+        add_faces(cat, 2)
+    with open_catalog(url) as cat:
+        assert cat.stats()["faces"] == 2
+        assert cat.blobs.root == tmp_path / "team"
+
+
+def test_the_taxonomy_is_editable(any_catalog):
+    cat = any_catalog
+    cat.set_class("contempt", key="8", emoji="😒")
+    cat.set_class("happy", emoji="😊")
+    assert cat.class_names()[-1] == "contempt"
+    assert {c.name: (c.key, c.emoji) for c in cat.classes()}["happy"] == ("4", "😊")
+    (fid,) = add_faces(cat, 1, label=None)
+    cat.annotate(fid, 1, "alice", label="contempt")
+    with pytest.raises(CatalogError, match="still the label of some faces"):
+        cat.remove_class("contempt")
+    cat.annotate(fid, 2, "alice", label="happy")
+    cat.remove_class("contempt")
+    assert "contempt" not in cat.class_names()

@@ -140,3 +140,14 @@ def test_a_catalog_locked_past_the_busy_timeout_is_a_one_line_error(tmp_path, mo
         assert err.value.exit_code == 1
         assert "catalog is busy" in err.value.format_message()
         assert cat.get_face(fid).version == 1
+
+
+def test_classes_can_be_listed_and_edited(tmp_path):
+    c = str(tmp_path / "c")
+    assert curate("init", "--catalog", c).returncode == 0
+    r = curate("classes", "--catalog", c, "--add", "contempt", "--key", "8", "--emoji", "😒", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[-1] == {"name": "contempt", "key": "8", "emoji": "😒"}
+    assert curate("classes", "--catalog", c, "--key", "9").returncode == 2
+    r = curate("classes", "--catalog", c, "--remove", "contempt")
+    assert r.returncode == 0 and "contempt" not in r.stdout and "angry" in r.stdout
