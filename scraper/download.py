@@ -4,6 +4,10 @@ is a complete, valid image. Every URL ends in one DownloadStatus, like img2datas
 One requests Session (pooled connections) is shared by a thread pool; a small semaphore per host
 keeps us polite to any one server. A kept file stays in the blob store's tmp/ until the writer
 renames it into the store, so a killed process never leaves half a file in the store.
+
+Each URL has one deadline (Limits.total_timeout): connecting, waiting for headers, retry waits and
+the body all come out of it. A run that stops early (Ctrl-C, SIGTERM) does not wait for running
+downloads: they see the abort at their next chunk and remove their temporary files.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import threading
 import time
 import warnings
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain, zip_longest
@@ -48,7 +52,7 @@ warnings.simplefilter("ignore", Image.DecompressionBombWarning)
 class Limits:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0  # silence between two reads
-    total_timeout: float = 60.0  # a whole image, however it trickles in
+    total_timeout: float = 60.0  # a whole image, all attempts and waits included; caps the two above
     max_bytes: int = 20_000_000
     max_pixels: int = 80_000_000
     retries: int = 2  # extra attempts on 5xx and 429
@@ -79,6 +83,16 @@ class _Reject(Exception):
     def __init__(self, status: DownloadStatus, detail: str):
         super().__init__(detail)
         self.status, self.detail = status, detail
+
+
+class _Aborted(Exception):
+    """The run is stopping: this download is dropped, unrecorded."""
+
+
+def _discard_temp(fut: Future) -> None:
+    """A download that completed after the run stopped taking results: remove its file."""
+    if not fut.cancelled() and fut.exception() is None and fut.result().temp_path:
+        fut.result().temp_path.unlink(missing_ok=True)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -148,20 +162,30 @@ class Downloader:
 
     def fetch_all(self, urls: Iterable[str]) -> Iterator[Fetched]:
         """Fetch every URL; yields each outcome as it completes."""
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="download") as pool:
-            futures = [pool.submit(self.fetch, u) for u in interleave_by_host(urls)]
-            try:
-                for fut in as_completed(futures):
-                    yield fut.result()
-            finally:
-                for fut in futures:
-                    fut.cancel()
+        abort = threading.Event()
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="download")
+        futures = [pool.submit(self.fetch, u, abort) for u in interleave_by_host(urls)]
+        waiting = set(futures)
+        try:
+            for fut in as_completed(futures):
+                waiting.discard(fut)
+                yield fut.result()
+        finally:
+            # Normally nothing is left. Stopped early (Ctrl-C, SIGTERM, an error): queued downloads
+            # are cancelled, running ones stop at their next chunk, and no file is left behind.
+            abort.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            for fut in waiting:
+                fut.add_done_callback(_discard_temp)
 
-    def fetch(self, url: str) -> Fetched:
+    def fetch(self, url: str, abort: threading.Event | None = None) -> Fetched:
         if urlsplit(url).scheme.lower() not in ("http", "https"):
             return Fetched(url, DownloadStatus.REFUSED_SCHEME, detail=f"only http and https are fetched ({urlsplit(url).scheme or 'no'} scheme)")
+        abort = abort or threading.Event()
         with self._slot(urlsplit(url).netloc):
-            return self._fetch_with_retries(url)
+            # The clock starts once a slot is ours: waiting behind the same host's other images is
+            # the per-host limit's doing, not this image's.
+            return self._fetch_with_retries(url, time.monotonic() + self.limits.total_timeout, abort)
 
     def _slot(self, host: str) -> threading.BoundedSemaphore:
         with self._slots_lock:
@@ -169,11 +193,18 @@ class Downloader:
                 self._host_slots[host] = threading.BoundedSemaphore(self.limits.per_host)
             return self._host_slots[host]
 
-    def _fetch_with_retries(self, url: str) -> Fetched:
+    def _fetch_with_retries(self, url: str, deadline: float, abort: threading.Event) -> Fetched:
         lim = self.limits
+        too_slow = f"not complete after {lim.total_timeout:g} s"
         for attempt in range(lim.retries + 1):
+            if abort.is_set():
+                raise _Aborted()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return Fetched(url, DownloadStatus.TIMEOUT, detail=too_slow)
             try:
-                resp = self.session.get(url, stream=True, timeout=(lim.connect_timeout, lim.read_timeout))
+                resp = self.session.get(url, stream=True, timeout=(min(lim.connect_timeout, left),
+                                                                   min(lim.read_timeout, left)))
             except requests.TooManyRedirects:
                 return Fetched(url, DownloadStatus.NETWORK_ERROR, detail=f"more than {lim.max_redirects} redirects")
             except requests.Timeout:
@@ -183,17 +214,22 @@ class Downloader:
             with resp:
                 code, ctype = resp.status_code, resp.headers.get("Content-Type")
                 if code in RETRY_CODES and attempt < lim.retries:
-                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
-                    if wait is not None and wait > lim.max_retry_after:
-                        return Fetched(url, DownloadStatus.HTTP_ERROR, code, ctype, f"Retry-After {wait:.0f} s is too long")
-                    time.sleep(wait if wait is not None else lim.backoff * 2**attempt)
+                    asked = retry_after_seconds(resp.headers.get("Retry-After"))
+                    wait = asked if asked is not None else lim.backoff * 2**attempt
+                    if asked is not None and asked > lim.max_retry_after:
+                        return Fetched(url, DownloadStatus.HTTP_ERROR, code, ctype, f"Retry-After {asked:.0f} s is too long")
+                    if wait >= deadline - time.monotonic():
+                        return Fetched(url, DownloadStatus.HTTP_ERROR, code, ctype,
+                                       f"HTTP {code}; no time left to wait {wait:g} s and retry")
+                    if abort.wait(wait):
+                        raise _Aborted()
                     continue
                 if not 200 <= code < 300:
                     return Fetched(url, DownloadStatus.HTTP_ERROR, code, ctype, f"HTTP {code}")
-                return self._stream(url, resp)
+                return self._stream(url, resp, deadline, abort)
         raise AssertionError("unreachable: the last attempt always returns")
 
-    def _stream(self, url: str, resp: requests.Response) -> Fetched:
+    def _stream(self, url: str, resp: requests.Response, deadline: float, abort: threading.Event) -> Fetched:
         lim, code, ctype = self.limits, resp.status_code, resp.headers.get("Content-Type")
         declared = resp.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > lim.max_bytes:
@@ -201,14 +237,20 @@ class Downloader:
         fd, name = _mkstemp(self.temp_dir)
         tmp = Path(name)
         try:
-            digest, size, started = hashlib.sha256(), 0, time.monotonic()
+            digest, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as f:
-                # read1 returns whatever has arrived, so a trickle still meets the total cap.
-                while chunk := resp.raw.read1(CHUNK, decode_content=True):
+                # read1 returns whatever has arrived, so a trickle still meets the deadline; and no
+                # single read may wait past it.
+                while True:
+                    _read_timeout_until(resp, deadline)
+                    if not (chunk := resp.raw.read1(CHUNK, decode_content=True)):
+                        break
+                    if abort.is_set():
+                        raise _Aborted()
                     size += len(chunk)
                     if size > lim.max_bytes:
                         raise _Reject(DownloadStatus.TOO_LARGE, f"body over {lim.max_bytes} bytes")
-                    if time.monotonic() - started > lim.total_timeout:
+                    if time.monotonic() > deadline:
                         raise _Reject(DownloadStatus.TIMEOUT, f"not complete after {lim.total_timeout:g} s")
                     digest.update(chunk)
                     f.write(chunk)
@@ -229,6 +271,13 @@ class Downloader:
             raise
         return Fetched(url, DownloadStatus.OK, code, ctype, None, tmp, digest.hexdigest(), width, height, fmt,
                        datetime.now(timezone.utc))
+
+
+def _read_timeout_until(resp: requests.Response, deadline: float) -> None:
+    """Shrink the socket's read timeout to the time left: a read stalled at the deadline times out."""
+    sock = getattr(resp.raw.connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(min(max(deadline - time.monotonic(), 0.01), sock.gettimeout() or float("inf")))
 
 
 def _mkstemp(temp_dir: Path) -> tuple[int, str]:

@@ -7,6 +7,7 @@ import io
 import os
 import struct
 import subprocess
+import threading
 import time
 import zlib
 
@@ -53,6 +54,7 @@ FORMATS = {f: make_image(i + 20, f) for i, f in enumerate(["JPEG", "PNG", "WEBP"
 class Hostile:
     def __init__(self):
         self.times: dict[str, list[float]] = {}
+        self.release = threading.Event()  # lets /stall.jpg send its second half
 
     def __call__(self, h) -> None:
         r = h.route
@@ -104,6 +106,24 @@ class Hostile:
             h.send(429, b"go away", headers={"Retry-After": "3600"})
         elif r in ("/same-1.png", "/same-2.png"):
             h.send(200, SAME, "image/png")
+        elif r == "/slow-headers.jpg":  # the answer itself is late
+            time.sleep(3)
+            h.send(200, make_image(4), "image/jpeg")
+        elif r == "/slow-503.jpg":  # late, and an error worth retrying
+            time.sleep(0.4)
+            h.send(503, b"busy")
+        elif r == "/busy-2s.jpg":
+            h.send(429, b"slow down", headers={"Retry-After": "2"})
+        elif r == "/stall.jpg":  # half an image, then nothing until the test says so
+            data = noisy_jpeg()
+            h.send_response(200)
+            h.send_header("Content-Type", "image/jpeg")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            self.release.wait(15)
+            h.wfile.write(data[len(data) // 2 :])
         else:
             h.send(404)
 
@@ -178,6 +198,57 @@ def test_hostile_urls_into_the_catalog(hostile, catalog):
     with Downloader(catalog.blobs.temp_dir(), concurrency=8, limits=FAST) as dl:
         fetch_into_catalog(catalog, items, again, dl)
     assert again.already_tried == len(urls) and again.outcomes == {}
+
+
+# Default connect and read timeouts (10 s, 20 s): the total cap must bound them, and the retries.
+CAPPED = Limits(total_timeout=1, retries=3, backoff=0.05)
+
+
+@pytest.mark.parametrize("path", ["/slow-headers.jpg", "/slow-503.jpg", "/trickle.jpg"])
+def test_the_total_timeout_caps_headers_retries_and_body(hostile, tmp_path, path):
+    server, app = hostile
+    with Downloader(tmp_path, limits=CAPPED) as dl:
+        started = time.monotonic()
+        got = dl.fetch(server.url + path)
+        elapsed = time.monotonic() - started
+    assert got.status == S.TIMEOUT, got
+    # A behaviour bound, not a speed target: the cap is 1 s; unbounded, these take 3 s, 3 x 0.4 s
+    # plus backoff (then http_error), or 100 s.
+    assert elapsed < 5
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_retry_after_longer_than_the_time_left_gives_up_at_once(hostile, tmp_path):
+    server, app = hostile
+    with Downloader(tmp_path, limits=CAPPED) as dl:
+        got = dl.fetch(server.url + "/busy-2s.jpg")
+    assert (got.status, got.http_status) == (S.HTTP_ERROR, 429)
+    assert "no time left" in got.detail
+    assert len(app.times["/busy-2s.jpg"]) == 1
+
+
+def test_stopping_early_cancels_queued_downloads_and_removes_in_flight_files(hostile, tmp_path):
+    server, app = hostile
+    urls = [server.url + p for p in ("/fmt/JPEG", "/stall.jpg", "/fmt/PNG", "/fmt/BMP")]
+    with Downloader(tmp_path, concurrency=1, limits=Limits(retries=0)) as dl:
+        results = dl.fetch_all(urls)
+        first = next(results)
+        assert first.status == S.OK
+        first.temp_path.unlink()
+        wait_for(lambda: list(tmp_path.iterdir()), "the stalled download's file")
+        results.close()  # what Ctrl-C or SIGTERM does to the loop; must not wait for the stalled body
+        assert "/fmt/PNG" not in app.times and list(tmp_path.iterdir())  # still stalled, nothing queued started
+        app.release.set()
+        wait_for(lambda: not list(tmp_path.iterdir()), "the in-flight file to be removed")
+    assert "/fmt/PNG" not in app.times and "/fmt/BMP" not in app.times
+
+
+def wait_for(condition, what: str, seconds: float = 20) -> None:
+    """Poll a condition (a deadline for a hung test, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
 
 
 def test_retry_after_reads_seconds_and_http_dates():
