@@ -21,22 +21,30 @@ def items(path: Path, mapping: dict[str, str | None], classes: list[str]) -> lis
 
 def _csv_items(path: Path, mapping, classes) -> list[Item]:
     labels = resolve_classes(EMOTIONS, mapping, classes)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return _read_csv(path, csv.DictReader(f), labels)
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path.name}: not a FER2013 CSV (not UTF-8 text: byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DatasetError(f"{path.name}: not a FER2013 CSV ({exc})") from None
+
+
+def _read_csv(path: Path, reader: csv.DictReader, labels: dict[str, str | None]) -> list[Item]:
     out = []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = {"emotion", "pixels"} - set(reader.fieldnames or ())
-        if missing:
-            raise DatasetError(f"{path.name}: not a FER2013 CSV (missing column {', '.join(sorted(missing))})")
-        for row in reader:
-            where = f"{path.name}:{reader.line_num}"
-            try:
-                emotion = EMOTIONS[int(row["emotion"])]
-            except (ValueError, IndexError, TypeError):
-                raise DatasetError(f"{where}: emotion {row['emotion']!r} is not 0..6") from None
-            if labels[emotion] is None:
-                continue
-            out.append(Item(where, pixels=row["pixels"] or "", label=labels[emotion],
-                            split_hint=(row.get("Usage") or "").strip() or None))
+    missing = {"emotion", "pixels"} - set(reader.fieldnames or ())
+    if missing:
+        raise DatasetError(f"{path.name}: not a FER2013 CSV (missing column {', '.join(sorted(missing))})")
+    for row in reader:
+        where = f"{path.name}:{reader.line_num}"
+        try:
+            emotion = EMOTIONS[int(row["emotion"])]
+        except (ValueError, IndexError, TypeError):
+            raise DatasetError(f"{where}: emotion {row['emotion']!r} is not 0..6") from None
+        if labels[emotion] is None:
+            continue
+        out.append(Item(where, pixels=row["pixels"] or "", label=labels[emotion],
+                        split_hint=(row.get("Usage") or "").strip() or None))
     return out
 
 

@@ -130,6 +130,22 @@ def test_fer2013_csv_bad_rows_are_one_clear_error(tmp_path, cat_dir):
     assert summary["failed"] == {"ragged.csv:2": "pixels: 3 values is not a square 8-bit image"}
 
 
+def test_fer2013_csv_that_is_not_text_is_one_clear_error(tmp_path, cat_dir):
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), "red").save(buf, format="JPEG")
+    (tmp_path / "photo.csv").write_bytes(buf.getvalue())  # a JPEG given as the CSV
+    res = CliRunner().invoke(main, ["import", "fer2013", str(tmp_path / "photo.csv"), "--catalog", cat_dir])
+    assert res.exit_code == 1 and "Traceback" not in res.output and res.exception.__class__ is SystemExit
+    assert res.output == "error: photo.csv: not a FER2013 CSV (not UTF-8 text: byte 0)\n"
+    # A field over the csv module's limit (a pixels column gone wrong) is csv.Error: one line too.
+    (tmp_path / "huge.csv").write_text("emotion,pixels,Usage\n3,\"" + "1 " * 200_000 + "\",Training\n")
+    res = CliRunner().invoke(main, ["import", "fer2013", str(tmp_path / "huge.csv"), "--catalog", cat_dir])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.output.startswith("error: huge.csv: not a FER2013 CSV (field larger than field limit")
+    with open_catalog(cat_dir) as cat:
+        assert cat.count_faces() == 0
+
+
 def _class_folders(shared_data: Path, root: Path, names: dict[str, str]) -> None:
     """root/<folder>/ holding 3 FER2013 faces of class names[folder]."""
     for folder, cls in names.items():
