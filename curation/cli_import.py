@@ -74,8 +74,13 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
         return
     click.echo(
         f"{summary.source}: {summary.files} files, {summary.images_added} images and {summary.faces_added} faces added, "
-        f"{summary.skipped} already in the catalog, {summary.duplicates} duplicate files, {len(summary.failed)} failed"
+        f"{summary.skipped} already imported, {summary.duplicates} duplicate files, {len(summary.failed)} failed"
     )
+    if summary.shared_with_existing:
+        click.echo(f"{len(summary.shared_with_existing)} files are the same bytes as an image already in the catalog "
+                   "and get no face or label of their own:")
+        for where, what in list(summary.shared_with_existing.items())[:20]:
+            click.echo(f"  {where}: {what}")
     if summary.extraction:
         e = summary.extraction
         click.echo(f"extraction: {e['images']} images, {e['no_face']} without a face, {e['unreadable']} unreadable")

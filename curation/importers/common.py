@@ -51,9 +51,13 @@ class ImportSummary:
     files: int = 0
     images_added: int = 0
     faces_added: int = 0
-    skipped: int = 0  # already imported (or, with --crop detect, already an image of the catalog)
+    skipped: int = 0  # already imported by an earlier run
     duplicates: int = 0  # same bytes as another file of this dataset (--crop none: still its own face)
     failed: dict[str, str] = field(default_factory=dict)  # dataset path -> reason
+    # --crop detect: files whose bytes are an image the catalog already holds (another source's, or
+    # another file's of this dataset): they get no image, face or label of their own.
+    # dataset path -> "image N (source S)"
+    shared_with_existing: dict[str, str] = field(default_factory=dict)
     extraction: dict | None = None  # --crop detect: the extraction's summary (curate extract --json)
     seconds: float = 0.0
 
@@ -169,14 +173,19 @@ def run_import(
         summary.skipped = len(items) - len(todo)
         items = todo
     seen_sha: set[str] = set()
+    # --crop detect: the images of this source from an earlier run; each is claimed by the first
+    # file of this run that has its bytes (that file was imported already), later ones share it.
+    own = {t.id for t in catalog.images_to_extract(sources=[source.name], redo=True)} if existing else set()
+    claimed: dict[int, str] = {}  # image id -> dataset path of the file it stands for in this run
+    shared: dict[str, int] = {}  # dataset path -> the existing image it got
     workers = max(1, min(workers or os.cpu_count() or 1, len(items) or 1))
     jobs = [(it, source_id) for it in items]
     face_size = size if crop == "none" else None
 
     def write(batch: list[Prepared]) -> None:
         ok = [p for p in batch if p.image is not None]
-        # Each file is a face with its own label and provenance, even when its bytes are shared with
-        # another file (FER2013 has 1,516 such groups) or another source.
+        # --crop none: each file is a face with its own label and provenance, even when its bytes are
+        # shared with another file (FER2013 has 1,516 such groups) or another source.
         refs = catalog.add_images_with_faces(
             [(p.image, replace(p.face, source_id=source_id) if p.face is not None else None) for p in ok]
         )
@@ -185,11 +194,15 @@ def run_import(
                 summary.images_added += 1
             elif p.image.sha256 in seen_sha:
                 summary.duplicates += 1  # same bytes as another file of this dataset
-            elif p.face is None:
-                summary.skipped += 1  # already an image (an earlier import, or another source)
             seen_sha.add(p.image.sha256)
             if p.face is not None:
                 summary.faces_added += 1
+            elif ref.id in claimed or not (ref.created or ref.id in own):
+                shared[p.item.dataset_path] = ref.id  # no image, face or label of its own
+            else:
+                if not ref.created:
+                    summary.skipped += 1  # imported by an earlier run
+                claimed[ref.id] = p.item.dataset_path
         for p in batch:
             if p.image is None:
                 summary.failed[p.item.dataset_path] = p.error or "unknown error"
@@ -214,5 +227,24 @@ def run_import(
                     batch = []
     if batch:
         write(batch)
+    summary.shared_with_existing = _describe_shared(catalog, shared, claimed, source.name)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _describe_shared(catalog: Catalog, shared: dict[str, int], claimed: dict[int, str], name: str) -> dict[str, str]:
+    """dataset path -> "image N (source S)" for the files that got an existing image (--crop detect)."""
+    if not shared:
+        return {}
+    owner: dict[int, str] = {}
+    for src in catalog.sources():  # which source each of those images belongs to
+        wanted = set(shared.values()) - owner.keys()
+        if not wanted:
+            break
+        for t in catalog.images_to_extract(sources=[src.name], redo=True):
+            if t.id in wanted:
+                owner[t.id] = src.name
+    return {
+        path: f"image {iid} (source {owner.get(iid, '?')}" + (f", same bytes as {claimed[iid]})" if iid in claimed else ")")
+        for path, iid in shared.items()
+    }

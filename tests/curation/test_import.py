@@ -3,6 +3,7 @@ import is a source, idempotent, with provenance; bad datasets give one clear lin
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import shutil
@@ -17,6 +18,7 @@ from PIL import Image
 from curation.cli import main
 from db import open_catalog
 from db.types import FaceFilter, Status
+from tests.curation.conftest import pattern
 
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
@@ -190,6 +192,40 @@ def test_unlabeled_photos_are_detected_with_no_label_and_no_suggestion(shared_da
     assert {f.source_name for f in faces} == {"mmi"} and all(f.status is Status.UNREVIEWED for f in faces)
     again = curate("import", "unlabeled", str(root), "--name", "mmi", "--catalog", cat_dir, "--json")
     assert again["faces_added"] == 0 and again["images_added"] == 0
+
+
+def test_crop_detect_reports_files_that_share_an_existing_image(tmp_path, cat_dir):
+    """--crop detect: a file whose bytes are already an image (another source's, or another file's of
+    this dataset) gets no face or label of its own; the summary lists each with the image it shares."""
+    pngs = {}
+    for i in range(3):
+        buf = io.BytesIO()
+        pattern(i).save(buf, format="PNG")
+        pngs[i] = buf.getvalue()
+    (tmp_path / "scraped").mkdir()
+    (tmp_path / "scraped/photo.png").write_bytes(pngs[2])
+    curate("import", "unlabeled", str(tmp_path / "scraped"), "--name", "web", "--catalog", cat_dir, "--workers", "1")
+    root = tmp_path / "kdef"
+    for path, i in (("happy/a.png", 0), ("sad/a_again.png", 0), ("happy/b.png", 1), ("sad/c.png", 2)):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(pngs[i])
+    args = ("import", "folders", str(root), "--crop", "detect", "--catalog", cat_dir, "--workers", "1")
+    first = curate(*args, "--json")
+    with open_catalog(cat_dir) as cat:
+        image_of = {t.sha256: t.id for t in cat.images_to_extract(redo=True)}
+    web_image, a_image = (image_of[hashlib.sha256(pngs[i]).hexdigest()] for i in (2, 0))
+    expected = {"sad/a_again.png": f"image {a_image} (source kdef, same bytes as happy/a.png)",
+                "sad/c.png": f"image {web_image} (source web)"}
+    assert first["images_added"] == 2 and first["duplicates"] == 1 and first["skipped"] == 0
+    assert first["shared_with_existing"] == expected
+    again = curate(*args, "--json")  # a re-import: the two imported files are skipped, the others still shared
+    assert again["images_added"] == 0 and again["skipped"] == 2 and again["shared_with_existing"] == expected
+    text = curate(*args)
+    assert "2 files are the same bytes as an image already in the catalog" in text
+    assert f"  sad/c.png: image {web_image} (source web)" in text
+    # --crop none: every file is its own face whatever its bytes; nothing is reported as shared.
+    none = curate("import", "folders", str(root), "--crop", "none", "--name", "kdef48", "--catalog", cat_dir, "--json")
+    assert none["faces_added"] == 4 and none["shared_with_existing"] == {}
 
 
 @pytest.mark.slow
