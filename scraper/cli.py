@@ -1,7 +1,11 @@
 """`scrape`: collect images for queries with a real browser, with provenance, into the catalog."""
 from __future__ import annotations
 
+import signal
+import threading
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlsplit
 
 import click
@@ -18,14 +22,14 @@ from scraper.engines import ENGINES, get_engine
 from scraper.labels import infer_label
 from scraper.pipeline import QueryReport, add_scrape_source, fetch_into_catalog
 from scraper.static import PageError, collect_gallery, collect_pages
-from scraper.view import build_view, folder_name
+from scraper.view import build_view, folder_name, folder_names
 from scraper.writer import Item
 
 EPILOG = """\b
 Examples:
   scrape "angry human face" --limit 200
   scrape "fearful face" "scared person" --engine duckduckgo --catalog ~/faces
-  scrape --queries queries.txt --label sad --concurrency 32
+  scrape --queries queries.txt --label sad --concurrency 32 --per-host 8
   scrape "smiling person" --dry-run --json          # list the links, download nothing
   scrape "angry face" --engine bing --base-url http://127.0.0.1:8000   # a local mirror
   scrape --from-page https://example.org/gallery.html "happy people"
@@ -65,12 +69,39 @@ class _Browser:
         return self.driver
 
     def quit(self) -> None:
-        if self.driver is not None:
-            self.driver.quit()
+        """Stop Chromium and its driver; the next get() starts a fresh one."""
+        driver, self.driver = self.driver, None
+        if driver is None:
+            return
+        try:
+            driver.quit()
+        except Exception as exc:  # noqa: BLE001 (a crashed browser must not stop the rest of the cleanup)
+            click.echo(f"warning: Chromium did not stop cleanly: {type(exc).__name__}: {exc}".strip(), err=True)
 
 
-def _print_report(r: QueryReport, dry_run: bool) -> None:
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM raises SystemExit, so every finally runs: Chromium and chromedriver are stopped,
+    downloads in flight removed, the catalog closed. (By default SIGTERM ends Python at once.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    def handler(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _print_report(r: QueryReport, dry_run: bool, folder: str) -> None:
     head = f'[{r.engine}] "{r.query}": {r.found} found'
+    if r.error:
+        click.echo(f'[{r.engine}] "{r.query}": failed: {r.error}', err=True)
+        return
     if r.found == 0:
         click.echo(f"{head}. No results: {r.hint}. Likely causes: layout changed, consent page, captcha.", err=True)
         if r.debug_dir:
@@ -82,7 +113,7 @@ def _print_report(r: QueryReport, dry_run: bool) -> None:
     fetched = sum(r.outcomes.values())
     detail = ", ".join(f"{k} {v}" for k, v in r.outcomes.items()) or "nothing new"
     click.echo(f"{head}, {r.already_tried} already tried, {fetched} fetched: {detail}")
-    click.echo(f"  suggested label: {r.label or 'none'}; folder view: {folder_name(r.query)}/ (scrape --view DIR)")
+    click.echo(f"  suggested label: {r.label or 'none'}; folder view: {folder}/ (scrape --view DIR)")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=EPILOG)
@@ -92,6 +123,8 @@ def _print_report(r: QueryReport, dry_run: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Stop collecting at N results per query.")
 @click.option("--label", help="Suggested label for the images (default: inferred from the query).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=16, show_default=True, help="Parallel downloads.")
+@click.option("--per-host", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="Parallel downloads from any one host (raise it for a mirror or a CDN you may hammer).")
 @click.option("--headful", is_flag=True, help="Show the browser window.")
 @click.option("--base-url", callback=_check_base_url, metavar="URL",
               help="Use a mirror of the engine: only scheme, host and port change.")
@@ -106,23 +139,24 @@ def _print_report(r: QueryReport, dry_run: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @catalog_options
 @user_errors
-def main(query, queries_file, engine, limit, label, concurrency, headful, base_url, from_page, no_browser,
+def main(query, queries_file, engine, limit, label, concurrency, per_host, headful, base_url, from_page, no_browser,
          dry_run, view_dir, timeout, settle, as_json, catalog_location, store) -> None:
     """Search images for each QUERY with a real browser and add them to the catalog, with provenance.
 
     Re-running a query resumes: URLs tried before are skipped, and an image already in the catalog
     (same bytes) is recorded as a duplicate of it. Every URL's outcome shows in `curate stats`.
+    A query whose page fails is reported and the others go on; the exit status is then 1.
     """
     queries = _read_queries(query, queries_file)
     if view_dir is not None:
         with open_for_command(catalog_location, store) as cat:
-            counts = build_view(cat, view_dir, queries or None)
+            built = build_view(cat, view_dir, queries or None)
         if as_json:
-            print_json(counts)
+            print_json({q: {"folder": str(folder), "images": n} for q, (folder, n) in built.items()})
         else:
-            for q, n in counts.items():
-                click.echo(f"{view_dir / folder_name(q)}/: {n} images")
-            if not counts:
+            for folder, n in built.values():
+                click.echo(f"{folder}/: {n} images")
+            if not built:
                 click.echo("no scraped queries")
         return
     if from_page and not queries:
@@ -133,21 +167,28 @@ def main(query, queries_file, engine, limit, label, concurrency, headful, base_u
     if no_browser and eng.needs_browser:
         raise click.UsageError(f"--no-browser: {engine} result pages need a browser")
 
-    cat = None if dry_run else open_for_command(catalog_location, store)
-    classes = cat.class_names() if cat else [c[0] for c in DEFAULT_CLASSES]
-    if label is not None and label not in classes:
-        raise UserError(f"unknown class {label!r}; classes: {', '.join(classes)}")
-    debug_root = (cat.blobs.root if cat else Path.cwd()) / "scrape-debug"
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    browser = _Browser(headful)
-    downloader = None
-    if cat:
-        clean_temp_dir(cat.blobs.temp_dir())
-        downloader = Downloader(cat.blobs.temp_dir(), concurrency=concurrency, limits=Limits(total_timeout=timeout))
     reports, links = [], {}
-    try:
+    with _sigterm_exits(), ExitStack() as cleanup:
+        # Each in its own callback: one that fails (a crashed Chromium) does not skip the others.
+        cat = None if dry_run else open_for_command(catalog_location, store)
+        if cat:
+            cleanup.callback(cat.close)
+        classes = cat.class_names() if cat else [c[0] for c in DEFAULT_CLASSES]
+        if label is not None and label not in classes:
+            raise UserError(f"unknown class {label!r}; classes: {', '.join(classes)}")
+        debug_root = (cat.blobs.root if cat else Path.cwd()) / "scrape-debug"
+        session = cleanup.enter_context(requests.Session())
+        session.headers["User-Agent"] = USER_AGENT
+        downloader = None
+        if cat:
+            clean_temp_dir(cat.blobs.temp_dir())
+            downloader = cleanup.enter_context(Downloader(
+                cat.blobs.temp_dir(), concurrency=concurrency, limits=Limits(total_timeout=timeout, per_host=per_host)))
+        browser = _Browser(headful)
+        cleanup.callback(browser.quit)
         for q in queries:
+            kind = "page" if from_page else engine
+            q_label = label or infer_label(q, classes)
             try:
                 if from_page:
                     got = collect_gallery(session, from_page, limit=limit, debug_root=debug_root)
@@ -157,8 +198,17 @@ def main(query, queries_file, engine, limit, label, concurrency, headful, base_u
                     got = collect(browser.get(), eng, q, limit=limit, base_url=base_url, debug_root=debug_root,
                                   pace=Pace(settle=settle))
             except (PageError, WebDriverException) as exc:
-                raise UserError(str(exc).strip().splitlines()[0]) from None
-            report = _report_for(q, "page" if from_page else engine, label or infer_label(q, classes), got)
+                # This query failed (a page that does not load, a browser that died); the others go on.
+                if isinstance(exc, WebDriverException):
+                    browser.quit()  # a stuck or crashed browser is not reused
+                page_url = from_page or eng.search_url(q, base_url)
+                reports.append(QueryReport(query=q, engine=kind, label=q_label, page_url=page_url,
+                                           error=(str(exc).strip().splitlines() or [type(exc).__name__])[0]))
+                links[q] = []
+                if not as_json:
+                    _print_report(reports[-1], dry_run, "")
+                continue
+            report = _report_for(q, kind, q_label, got)
             items = [Item(r, rank, r.page_url or got.page_url) for rank, r in enumerate(got.results, 1)]
             if cat and items:
                 report.source_id = add_scrape_source(cat, report, {"limit": limit, "base_url": base_url})
@@ -168,16 +218,10 @@ def main(query, queries_file, engine, limit, label, concurrency, headful, base_u
                         for it in items]
             reports.append(report)
             if not as_json:
-                _print_report(report, dry_run)
+                _print_report(report, dry_run, folder_names(cat, [q])[q] if cat else folder_name(q))
                 if dry_run:
                     for it in items:
                         click.echo(f"  {it.rank:4d}  {it.result.url}  (page: {it.page_url})")
-    finally:
-        browser.quit()
-        if downloader:
-            downloader.close()
-        if cat:
-            cat.close()
     _finish(reports, links, dry_run, as_json)
 
 
@@ -200,6 +244,9 @@ def _finish(reports: list[QueryReport], links: dict, dry_run: bool, as_json: boo
     elif not dry_run:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "nothing fetched"
         click.echo(f"total: {len(reports)} queries, {summary['found']} found; {detail}")
-    empty = [r.query for r in reports if r.found == 0]
-    if empty:
-        raise UserError(f"no results for {len(empty)} of {len(reports)} queries: {', '.join(empty)}")
+    failed = [r.query for r in reports if r.error]
+    empty = [r.query for r in reports if r.found == 0 and not r.error]
+    problems = ([f"{len(failed)} of {len(reports)} queries failed: {', '.join(failed)}"] if failed else []) + (
+        [f"no results for {len(empty)} of {len(reports)} queries: {', '.join(empty)}"] if empty else [])
+    if problems:
+        raise UserError("; ".join(problems))

@@ -3,6 +3,7 @@ commit them. The command (cli.py) runs it for each query; tests call it directly
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,6 +29,7 @@ class QueryReport:
     source_id: int | None = None
     debug_dir: Path | None = None
     hint: str | None = None
+    error: str | None = None  # the query failed (its page did not load): why
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -50,9 +52,11 @@ def fetch_into_catalog(catalog: Catalog, items: list[Item], report: QueryReport,
     report.already_tried = len(items) - len(todo)
     writer = CatalogWriter(catalog, report.source_id, query=report.query, suggested_label=report.label)
     try:
-        for fetched in downloader.fetch_all(todo):
-            writer.add(todo[fetched.url], fetched)
-            on_done()
+        # closing: a stop (Ctrl-C, SIGTERM) ends the downloads now, not when the generator is collected.
+        with closing(downloader.fetch_all(todo)) as results:
+            for fetched in results:
+                writer.add(todo[fetched.url], fetched)
+                on_done()
     finally:
         writer.flush()  # an interrupted run still commits what completed
     report.outcomes = dict(sorted(Counter(writer.outcomes).items()))

@@ -2,12 +2,15 @@
 
     VIEW/angry_human_face/0001_3fa9c2d1.jpg -> <store>/images/3f/3fa9c2d1....jpg   (symbolic links)
 
-Rebuilding a query's folder replaces its links, so the folder always matches the catalog.
+Rebuilding a query's folder replaces its links, so the folder always matches the catalog. Queries
+whose safe names collide ("a" and "A!") get numbered folders (a/, a_2/) in the order they were
+first scraped, so a query's folder never changes.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Iterable
 
 from db.catalog import Catalog
 
@@ -21,18 +24,35 @@ def scraped_queries(catalog: Catalog) -> list[str]:
     return list(dict.fromkeys(s.query for s in catalog.sources() if s.kind == "scrape" and s.query))
 
 
-def build_view(catalog: Catalog, out_dir: Path, queries: list[str] | None = None) -> dict[str, int]:
-    """Write one folder of links per query (all scraped queries when none given); returns counts."""
-    counts = {}
-    for query in queries or scraped_queries(catalog):
-        folder = Path(out_dir) / folder_name(query)
+def folder_names(catalog: Catalog, queries: Iterable[str] = ()) -> dict[str, str]:
+    """The folder of every scraped query (and of these queries): "a" -> a, then "A!" -> a_2."""
+    names: dict[str, str] = {}
+    for query in dict.fromkeys([*scraped_queries(catalog), *queries]):
+        base = name = folder_name(query)
+        n = 1
+        while name in names.values():
+            n += 1
+            name = f"{base}_{n}"
+        names[query] = name
+    return names
+
+
+def build_view(catalog: Catalog, out_dir: Path, queries: list[str] | None = None) -> dict[str, tuple[Path, int]]:
+    """Write one folder of links per query (all scraped queries when none given); returns each
+    query's folder and number of images."""
+    names = folder_names(catalog, queries or ())
+    built = {}
+    for query in queries or list(names):
+        folder = Path(out_dir) / names[query]
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
             if old.is_symlink():
                 old.unlink()
+        # The images first downloaded for this query (a duplicate found again by a later query stays
+        # in the first query's folder only: see README, scrape --view).
         images = catalog.images_to_extract(queries=[query], redo=True)
         for n, im in enumerate(images, 1):
             target = catalog.blobs.path(im.blob_path).resolve()
             (folder / f"{n:04d}_{im.sha256[:8]}{target.suffix}").symlink_to(target)
-        counts[query] = len(images)
-    return counts
+        built[query] = (folder, len(images))
+    return built

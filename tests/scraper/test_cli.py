@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,33 +16,48 @@ from click.testing import CliRunner
 
 from db import open_catalog
 from scraper.cli import main
+from tests.scraper.bing_mirror import BingMirror, Entry
 from tests.scraper.servers import make_image
 
 SCRAPE = str(Path(sys.executable).parent / "scrape")
 N_IMAGES = 30
 
 
-def gallery_app(delay: float = 0.0):
-    """A gallery page linking N_IMAGES full-size images; each image arrives in two halves `delay` apart."""
+def gallery_app(delay: float = 0.0, hold: str | None = None):
+    """A gallery page linking N_IMAGES full-size images; each image arrives in two halves `delay` apart.
+    The image at `hold` waits between its halves until app.release is set. app.in_flight counts the
+    image requests being answered, app.most the highest it reached."""
     images = {f"/img/{i}.jpg": make_image(100 + i, size=(200, 150)) for i in range(N_IMAGES)}
     page = "".join(f'<a href="{p}"><img src="/thumb{p}"></a>' for p in images).encode()
+    lock = threading.Lock()
 
     def app(h):
         if h.route == "/gallery":
             h.send(200, b"<html><body>" + page + b"</body></html>")
         elif h.route in images:
-            data = images[h.route]
-            h.send_response(200)
-            h.send_header("Content-Type", "image/jpeg")
-            h.send_header("Content-Length", str(len(data)))
-            h.end_headers()
-            h.wfile.write(data[: len(data) // 2])
-            h.wfile.flush()
-            time.sleep(delay)
-            h.wfile.write(data[len(data) // 2 :])
+            with lock:
+                app.in_flight += 1
+                app.most = max(app.most, app.in_flight)
+            try:
+                data = images[h.route]
+                h.send_response(200)
+                h.send_header("Content-Type", "image/jpeg")
+                h.send_header("Content-Length", str(len(data)))
+                h.end_headers()
+                h.wfile.write(data[: len(data) // 2])
+                h.wfile.flush()
+                if h.route == hold:
+                    app.release.wait(60)
+                time.sleep(delay)
+                h.wfile.write(data[len(data) // 2 :])
+            finally:
+                with lock:
+                    app.in_flight -= 1
         else:
             h.send(404)
 
+    app.in_flight = app.most = 0
+    app.release = threading.Event()
     return app, images
 
 
@@ -115,7 +131,7 @@ def test_text_output_names_each_outcome(serve, tmp_path):
 
 
 def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(serve, tmp_path):
-    app, images = gallery_app(delay=0.3)
+    app, images = gallery_app(delay=0.05, hold="/img/6.jpg")  # image 6 stays half sent until released
     server = serve(app)
     cat = tmp_path / "cat"
     open_catalog(cat, create=True).close()
@@ -126,13 +142,15 @@ def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(s
         with open_catalog(cat) as c:
             while sum(c.stats()["by_download"].values()) < 4 and time.monotonic() < deadline:
                 time.sleep(0.1)
+        # Land inside a download: image 6's first half is in tmp/ until the test releases the rest.
+        wait_for(lambda: any(cat.glob("tmp/*.part")), "a file in flight")
         assert proc.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.45)  # land inside a download: halves arrive 0.3 s apart
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:
         if proc.poll() is None:
             proc.kill()
+        app.release.set()
     with open_catalog(cat) as c:
         killed = c.stats()
         assert 4 <= killed["images"] < N_IMAGES
@@ -149,6 +167,76 @@ def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(s
         assert list(c.blobs.temp_dir().iterdir()) == []  # the killed run's partial file was cleaned up
         stored = {c.blobs.read(im.blob_path) for im in c.images_to_extract(redo=True)}
     assert stored == set(images.values())
+
+
+def wait_for(condition, what: str, seconds: float = 60) -> None:
+    """Poll a condition (a deadline for a hung test, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_a_failing_query_is_reported_and_the_others_still_run(serve, tmp_path):
+    site = BingMirror([Entry(f"ok{i}") for i in range(5)])
+
+    def app(h):
+        if "broken" in h.params.get("q", ""):
+            h.send(404, b"gone")
+        else:
+            site(h)
+
+    server = serve(app)
+    site.base = server.url
+    cat = str(tmp_path / "cat")
+    open_catalog(cat, create=True).close()
+    r = run("broken face", "happy face", "--no-browser", "--base-url", server.url, "--catalog", cat, "--json")
+    assert r.exit_code == 1
+    out = json.loads(r.stdout)  # the summary is printed all the same
+    broken, happy = out["queries"]
+    assert broken["error"].startswith(f"cannot fetch {server.url}/images/search?") and broken["error"].endswith("HTTP 404")
+    assert broken["found"] == 0 and broken["outcomes"] == {}
+    assert happy["error"] is None and happy["outcomes"] == {"ok": 5}
+    assert r.stderr.strip().splitlines()[-1] == "error: 1 of 2 queries failed: broken face"
+    with open_catalog(cat) as c:
+        assert c.stats()["images"] == 5
+    r = run("broken face", "happy face", "--no-browser", "--base-url", server.url, "--catalog", cat)
+    assert r.exit_code == 1
+    assert '"broken face": failed: ' in r.stderr and "HTTP 404" in r.stderr
+    assert "total: 2 queries, 5 found" in r.stdout
+
+
+def test_queries_with_the_same_folder_name_get_numbered_folders(serve, tmp_path):
+    app, _ = gallery_app()
+    server = serve(app)
+    cat = str(tmp_path / "cat")
+    open_catalog(cat, create=True).close()
+    gallery = server.url + "/gallery"
+    assert run("a", "--from-page", gallery, "--limit", "5", "--catalog", cat).exit_code == 0
+    r = run("A!", "--from-page", gallery, "--catalog", cat)
+    assert r.exit_code == 0, r.output
+    assert "folder view: a_2/" in r.stdout
+    view = tmp_path / "browse"
+    r = run("--view", str(view), "--catalog", cat, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"a": {"folder": str(view / "a"), "images": 5},
+                                    "A!": {"folder": str(view / "a_2"), "images": N_IMAGES - 5}}
+    first, second = ({link.resolve() for link in (view / d).iterdir()} for d in ("a", "a_2"))
+    assert len(first) == 5 and len(second) == N_IMAGES - 5 and not first & second
+    # Asked for alone, "A!" keeps its folder.
+    r = run("--view", str(view), "A!", "--catalog", cat)
+    assert r.stdout.strip() == f"{view / 'a_2'}/: {N_IMAGES - 5} images"
+
+
+def test_per_host_caps_parallel_downloads_from_one_host(serve, tmp_path):
+    app, _ = gallery_app(delay=0.1)
+    server = serve(app)
+    cat = str(tmp_path / "cat")
+    open_catalog(cat, create=True).close()
+    r = run("per host", "--from-page", server.url + "/gallery", "--concurrency", "8", "--per-host", "2", "--catalog", cat)
+    assert r.exit_code == 0, r.output
+    assert 1 <= app.most <= 2
+    assert run("x", "--per-host", "0").exit_code == 2
 
 
 def assert_store_is_sound(c) -> None:
