@@ -7,7 +7,6 @@ was. Idempotent: without --redo only PENDING images are read.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,9 +16,11 @@ from typing import Callable, Sequence
 from curation.crops import encode_crop
 from curation.faces import ExtractSettings, FaceFinder
 from curation.imaging import UnreadableImage, decode_gray
+from curation.pool import ordered_map
 from db.catalog import Catalog
 from db.types import ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace
 
+WORKER_CRASHED = "worker crashed"  # the reason kept for an image whose worker process died
 SAME_FACE_IOU = 0.5  # a --redo face overlapping an old one this much is the same face: it keeps the label
 
 
@@ -85,6 +86,11 @@ def extract_image(finder: FaceFinder, path: str | Path, task: ImageTask) -> Imag
 def _work(job: tuple[str, ImageTask]) -> ImageResult:
     path, task = job
     return extract_image(_finder, path, task)
+
+
+def _crashed(job: tuple[str, ImageTask]) -> ImageResult:
+    # The decoder or detector killed its process (a segfault, out of memory): this image only.
+    return ImageResult(job[1].id, ExtractionState.UNREADABLE, [], WORKER_CRASHED)
 
 
 # --- parent side -------------------------------------------------------------------------------
@@ -170,11 +176,9 @@ def run_extraction(
         for path, task in jobs:
             store(extract_image(finder, path, task))
     else:
-        # fork: workers start at once with every module already imported; they never touch the
-        # parent's catalog connections (only the parent writes).
-        with mp.get_context("fork").Pool(workers, _init_worker, (settings,)) as pool:
-            # imap keeps the images' order, so face ids come out the same whatever the worker count.
-            for result in pool.imap(_work, jobs, chunksize=1):
-                store(result)
+        # Workers never touch the catalog (only the parent writes). Results come in the images'
+        # order, so face ids are the same whatever the worker count.
+        for result in ordered_map(_work, jobs, workers, _init_worker, (settings,), _crashed):
+            store(result)
     summary.seconds = time.perf_counter() - started
     return summary

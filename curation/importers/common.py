@@ -9,7 +9,6 @@ pending images (--crop detect); importing twice adds nothing.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ import numpy as np
 
 from curation.crops import encode_crop
 from curation.imaging import UnreadableImage, decode_gray
+from curation.pool import ordered_map
 from db.blobs import BlobStore
 from db.catalog import Catalog
 from db.types import FaceFilter, NewFace, NewImage, NewSource
@@ -146,6 +146,10 @@ def _work(job: tuple[Item, int]) -> Prepared:
     return prepare(item, _store, _size, source_id)
 
 
+def _crashed(job: tuple[Item, int]) -> Prepared:
+    return Prepared(job[0], None, error="worker crashed")  # its decoder killed the process
+
+
 # --- parent side -------------------------------------------------------------------------------
 def run_import(
     catalog: Catalog,
@@ -219,12 +223,12 @@ def run_import(
                 write(batch)
                 batch = []
     else:
-        with mp.get_context("fork").Pool(workers, _init_worker, (str(catalog.blobs.root), face_size)) as pool:
-            for p in pool.imap(_work, jobs, chunksize=64):
-                batch.append(p)
-                if len(batch) >= BATCH:
-                    write(batch)
-                    batch = []
+        for p in ordered_map(_work, jobs, workers, _init_worker, (str(catalog.blobs.root), face_size), _crashed,
+                             chunk=64):
+            batch.append(p)
+            if len(batch) >= BATCH:
+                write(batch)
+                batch = []
     if batch:
         write(batch)
     summary.shared_with_existing = _describe_shared(catalog, shared, claimed, source.name)

@@ -1,9 +1,13 @@
 """The extraction run: idempotent, resumable, the same with 1 or 2 workers, --redo keeps labels."""
 from __future__ import annotations
 
+import hashlib
+import os
+
 import pytest
 from click.testing import CliRunner
 
+from curation import extract as extract_module
 from curation.cli import main
 from curation.extract import run_extraction
 from curation.faces import ExtractSettings
@@ -97,3 +101,28 @@ def test_redo_leaves_pre_cropped_dataset_faces_alone(tmp_path, shared_data):
     assert '"skipped_precropped": 5' in res.output
     with open_catalog(cat_dir) as cat:
         assert cat.count_faces() == 5
+
+
+def test_a_worker_that_dies_costs_only_its_image(catalog, photos, monkeypatch):
+    """A decoder that kills its process (segfault, OOM) must not hang the run: that image is
+    recorded as unreadable ("worker crashed"), the pool restarts and every other image is done."""
+    ids = add_raw_images(catalog, photos)
+    killer = hashlib.sha256(photos["face_recognition/examples/two_people.jpg"]).hexdigest()
+    real = extract_module.decode_gray
+
+    def decode_or_die(path, *args, **kwargs):
+        if killer in str(path):
+            os._exit(3)  # in the forked worker, as a segfault would end it
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(extract_module, "decode_gray", decode_or_die)
+    summary = run_extraction(catalog, ExtractSettings(), workers=2)
+    assert summary.images == 5 and summary.unreadable == 1 and summary.no_face == 1
+    assert list(summary.errors.values()) == ["worker crashed"] and killer in next(iter(summary.errors))
+    assert summary.faces == 6 + 1 + 2  # all but two_people's two faces
+    by_image = {}
+    for f in catalog.iter_faces():
+        by_image[f.image_id] = by_image.get(f.image_id, 0) + 1
+    assert ids["face_recognition/examples/two_people.jpg"] not in by_image
+    assert by_image[ids["face_recognition/examples/obama_small.jpg"]] == 1
+    assert run_extraction(catalog, ExtractSettings(), workers=2).images == 0  # recorded: not retried

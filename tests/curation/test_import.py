@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -226,6 +227,30 @@ def test_crop_detect_reports_files_that_share_an_existing_image(tmp_path, cat_di
     # --crop none: every file is its own face whatever its bytes; nothing is reported as shared.
     none = curate("import", "folders", str(root), "--crop", "none", "--name", "kdef48", "--catalog", cat_dir, "--json")
     assert none["faces_added"] == 4 and none["shared_with_existing"] == {}
+
+
+def test_import_worker_that_dies_fails_only_its_file(tmp_path, cat_dir, monkeypatch):
+    """A decoder that kills its worker process must not hang the import: that file is failed
+    ("worker crashed"), the pool restarts and the other files are imported."""
+    from curation.importers import common
+    root = tmp_path / "ds"
+    for i in range(150):  # several chunks of 64, so the crash breaks jobs in flight in both workers
+        (root / ["happy", "sad"][i % 2]).mkdir(parents=True, exist_ok=True)
+        pattern(i).save(root / ["happy", "sad"][i % 2] / f"{'crash' if i == 70 else i}.png")
+    killer, real = (root / "happy/crash.png").read_bytes(), common.decode_gray
+
+    def decode_or_die(data, *args, **kwargs):
+        if data == killer:
+            os._exit(3)  # in the forked worker, as a segfault would end it
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(common, "decode_gray", decode_or_die)
+    summary = curate("import", "folders", str(root), "--crop", "none", "--workers", "2", "--catalog", cat_dir, "--json")
+    assert summary["failed"] == {"happy/crash.png": "worker crashed"}
+    assert summary["faces_added"] == 149
+    with open_catalog(cat_dir) as cat:
+        paths = {f.dataset_path for f in cat.iter_faces()}
+    assert len(paths) == 149 and "happy/crash.png" not in paths and "sad/71.png" in paths
 
 
 @pytest.mark.slow
