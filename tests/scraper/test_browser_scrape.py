@@ -3,14 +3,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from selenium.common.exceptions import WebDriverException
 
 from db import open_catalog
 from scraper.cli import main
 from tests.scraper.bing_mirror import BingMirror, Entry
+from tests.scraper.test_cli import SCRAPE, assert_store_is_sound, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -127,3 +134,121 @@ def test_several_queries_share_one_browser_and_dry_run_writes_nothing(mirror, tm
     assert len(started) == 1
     assert not (tmp_path / "nothing-here").exists()
     assert not [h for h in server.hits if h.startswith("/img/")]
+
+
+def test_a_page_that_never_loads_fails_its_query_and_the_next_gets_a_fresh_browser(mirror, tmp_path, monkeypatch):
+    site, server = mirror
+    import scraper.cli as cli
+
+    def app(h):
+        if "stuck" in h.params.get("q", ""):
+            time.sleep(6)  # past the page-load timeout below
+        site(h)
+
+    server.httpd.app = app
+    started = []
+    real = cli.start_browser
+    monkeypatch.setattr(cli, "start_browser", lambda headful: started.append(1) or real(headful, page_load_timeout=2))
+    cat = tmp_path / "cat"
+    open_catalog(cat, create=True).close()
+    r = scrape("stuck face", "happy face", "--base-url", server.url, "--limit", "5", "--catalog", str(cat), "--json")
+    assert r.exit_code == 1
+    stuck, happy = json.loads(r.stdout)["queries"]
+    assert "timed out" in stuck["error"].lower() and stuck["found"] == 0
+    assert happy["error"] is None and happy["outcomes"] == {"ok": 5}
+    assert len(started) == 2  # the stuck browser was not reused
+    assert r.stderr.strip().splitlines()[-1] == "error: 1 of 2 queries failed: stuck face"
+
+
+def test_a_browser_that_fails_to_quit_still_lets_the_downloader_and_catalog_close(mirror, tmp_path, monkeypatch):
+    site, server = mirror
+    import scraper.cli as cli
+    from db.catalog import Catalog
+    from scraper.download import Downloader
+
+    closed = []
+    for cls in (Catalog, Downloader):
+        monkeypatch.setattr(cls, "close", lambda self, real=cls.close, name=cls.__name__: closed.append(name) or real(self))
+    real = cli.start_browser
+
+    def crashing_quit_browser(headful):
+        driver = real(headful)
+        real_quit = driver.quit
+
+        def quit():
+            real_quit()  # really stop it, then report what a crashed Chromium reports
+            raise WebDriverException("chrome not reachable")
+
+        driver.quit = quit
+        return driver
+
+    monkeypatch.setattr(cli, "start_browser", crashing_quit_browser)
+    cat = tmp_path / "cat"
+    open_catalog(cat, create=True).close()
+    closed.clear()
+    r = scrape("happy face", "--base-url", server.url, "--limit", "3", "--catalog", str(cat))
+    assert r.exit_code == 0, r.output
+    assert "warning: Chromium did not stop cleanly" in r.stderr and "chrome not reachable" in r.stderr
+    assert sorted(closed) == ["Catalog", "Downloader"]
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below pid (by parent pid, from /proc), with its command line."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            cmdline = cmdline_of(child)
+            if cmdline is not None:
+                found[child] = cmdline
+                todo.append(child)
+    return found
+
+
+def cmdline_of(pid: int) -> str | None:
+    """The command line of a live process (None: gone, or a zombie waiting to be reaped)."""
+    try:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return None
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+
+
+def test_sigterm_stops_chromium_and_chromedriver_and_leaves_a_sound_catalog(serve, tmp_path):
+    entries = [Entry(f"slow{i}", "slow") for i in range(6)] + [Entry(f"ok{i:02d}") for i in range(10)]
+    site = BingMirror(entries, slow_seconds=1.5)
+    server = serve(site)
+    site.base = server.url
+    cat = tmp_path / "cat"
+    open_catalog(cat, create=True).close()
+    cmd = [SCRAPE, "angry face", "--base-url", server.url, "--catalog", str(cat), "--concurrency", "2", "--settle", "0.5"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "SE_OFFLINE": "true"})
+    browser = {}
+    try:
+        wait_for(lambda: any(h.startswith("/img/") for h in server.hits) or proc.poll() is not None, "downloads to start")
+        browser = {pid: cmd for pid, cmd in descendants(proc.pid).items() if "chrom" in cmd}
+        assert any("chromedriver" in c for c in browser.values()) and any("--headless" in c for c in browser.values())
+        proc.send_signal(signal.SIGTERM)
+        stderr = proc.communicate(timeout=60)[1].decode()
+        assert proc.returncode == 128 + signal.SIGTERM, stderr  # exited through SystemExit, finally blocks run
+        assert "Traceback" not in stderr
+        wait_for(lambda: not [p for p, c in browser.items() if cmdline_of(p) == c], "Chromium and chromedriver to end",
+                 seconds=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid, c in browser.items():  # what this test's run started and left behind
+            if cmdline_of(pid) == c:
+                os.kill(pid, signal.SIGKILL)
+    with open_catalog(cat) as c:
+        assert_store_is_sound(c)
+        s = c.stats()
+        assert s["images"] == s["by_download"].get("ok", 0) < len(entries)
+        assert not list(c.blobs.temp_dir().glob("*.part"))  # downloads in flight were removed
