@@ -17,6 +17,7 @@ from curation.crops import encode_crop
 from curation.faces import ExtractSettings, FaceFinder
 from curation.imaging import UnreadableImage, decode_gray
 from curation.pool import ordered_map
+from curation.selection import check_names
 from db.catalog import Catalog
 from db.types import ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace
 
@@ -129,6 +130,7 @@ def run_extraction(
 ) -> ExtractSummary:
     """Extract faces from the pending images (with redo: all of them) of these sources/queries."""
     started = time.perf_counter()
+    check_names(catalog, sources, queries)
     tasks = catalog.images_to_extract(sources, queries, redo=redo)
     summary = ExtractSummary()
     old_faces: dict[int, list[FaceRow]] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from curation.split import SPLITS, SplitItem, assign_splits, parse_split
 from db.catalog import Catalog
@@ -97,6 +97,20 @@ def parse_names(text: str | None) -> tuple[str, ...] | None:
     return names or None
 
 
+def check_names(catalog: Catalog, sources: Sequence[str] | None = None, queries: Sequence[str] | None = None) -> None:
+    """Refuse --source / --query names the catalog does not have (a typo must not select nothing
+    and succeed), listing the known ones."""
+    known_sources = catalog.sources()
+    for what, given, known in (("source", sources, {s.name for s in known_sources}),
+                               ("query", queries, {s.query for s in known_sources if s.query})):
+        unknown = sorted(set(given or ()) - known)
+        if unknown:
+            names = sorted(known)
+            listed = ", ".join(map(repr, names[:20])) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+            raise SelectionError(f"unknown {what}(s): {', '.join(map(repr, unknown))}; "
+                                 f"known: {listed or 'none'} (see `curate stats`)")
+
+
 def face_filter(spec: SelectionSpec) -> FaceFilter:
     if spec.status not in STATUSES:
         raise SelectionError(f"unknown status {spec.status!r}; use one of: {', '.join(STATUSES)}")
@@ -126,11 +140,7 @@ def select_split(catalog: Catalog, spec: SelectionSpec) -> SplitSelection:
         split_spec = parse_split(spec.split, spec.seed)
     except ValueError as exc:
         raise SelectionError(str(exc)) from None
-    if spec.sources is not None:
-        known = {s.name for s in catalog.sources()}
-        unknown = sorted(set(spec.sources) - known)
-        if unknown:
-            raise SelectionError(f"unknown source(s): {', '.join(unknown)}; see `curate stats`")
+    check_names(catalog, sources=spec.sources)
     faces = list(catalog.iter_faces(face_filter(spec)))
     labels_here = {f.label for f in faces} | set(catalog.class_names())
     unknown = sorted(set(spec.class_map) - labels_here)

@@ -12,7 +12,7 @@ from curation.cli import main
 from curation.extract import run_extraction
 from curation.faces import ExtractSettings
 from db import open_catalog
-from db.types import FaceFilter, Status
+from db.types import FaceFilter, NewSource, Status
 from tests.curation.conftest import add_raw_images
 
 PHOTOS = ["dlib/2008_002470.jpg", "dlib/dogs.jpg", "face_recognition/examples/two_people.jpg",
@@ -126,3 +126,20 @@ def test_a_worker_that_dies_costs_only_its_image(catalog, photos, monkeypatch):
     assert ids["face_recognition/examples/two_people.jpg"] not in by_image
     assert by_image[ids["face_recognition/examples/obama_small.jpg"]] == 1
     assert run_extraction(catalog, ExtractSettings(), workers=2).images == 0  # recorded: not retried
+
+
+def test_unknown_source_or_query_is_an_error_listing_the_known_ones(tmp_path):
+    cat_dir = str(tmp_path / "catalog")
+    with open_catalog(cat_dir, create=True) as cat:
+        cat.add_source(NewSource(kind="scrape", name="bing: sad face", engine="bing", query="sad face"))
+        add_raw_images(cat, {"x.jpg": b"not an image"}, source="raw")
+    runner = CliRunner()
+    res = runner.invoke(main, ["extract", "--source", "nope", "--catalog", cat_dir])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.output == ("error: unknown source(s): 'nope'; known: 'bing: sad face', 'raw' (see `curate stats`)\n")
+    res = runner.invoke(main, ["extract", "--query", "sad face", "--query", "happy", "--catalog", cat_dir])
+    assert res.exit_code == 1 and "unknown query(s): 'happy'; known: 'sad face'" in res.output
+    with open_catalog(cat_dir) as cat:  # nothing was extracted
+        assert cat.stats()["by_extraction"] == {"pending": 1}
+    res = runner.invoke(main, ["extract", "--source", "raw", "--catalog", cat_dir, "--workers", "1", "--json"])
+    assert res.exit_code == 0 and '"unreadable": 1' in res.output
