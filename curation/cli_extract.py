@@ -54,6 +54,8 @@ def extract(catalog_location, store, sources, queries, detector, size, padding, 
     with open_for_command(catalog_location, store) as cat:
         summary = extract_with_progress(cat, settings, sources or None, queries or None, redo,
                                         workers or os.cpu_count())
+        if summary.images:
+            cat.optimize()  # fresh planner statistics after a bulk load
     if as_json:
         print_json(summary.as_dict())
         return

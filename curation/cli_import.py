@@ -67,6 +67,8 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
                 extraction = extract_with_progress(cat, ExtractSettings(size=size), [name], None, False, workers)
                 summary.extraction = extraction.as_dict()
                 summary.faces_added = extraction.faces
+            if summary.images_added or summary.faces_added:
+                cat.optimize()  # fresh planner statistics after a bulk load
     except (DatasetError, SelectionError) as exc:
         raise UserError(str(exc)) from None
     if as_json:

@@ -253,6 +253,23 @@ def test_import_worker_that_dies_fails_only_its_file(tmp_path, cat_dir, monkeypa
     assert len(paths) == 149 and "happy/crash.png" not in paths and "sad/71.png" in paths
 
 
+def test_import_and_extract_refresh_the_planner_statistics(tmp_path, cat_dir):
+    """After a bulk load the catalog's statistics are refreshed (SQLite: ANALYZE fills sqlite_stat1)."""
+    def analyzed_tables() -> set[str]:
+        with open_catalog(cat_dir) as cat, cat.engine.connect() as conn:  # a read-only look
+            if not conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+                return set()
+            return {r[0] for r in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
+
+    root = tmp_path / "ds"
+    (root / "happy").mkdir(parents=True)
+    for i in range(3):
+        pattern(i).save(root / "happy" / f"{i}.png")
+    assert analyzed_tables() == set()
+    curate("import", "folders", str(root), "--crop", "none", "--workers", "1", "--catalog", cat_dir)
+    assert {"images", "faces", "annotations"} <= analyzed_tables()
+
+
 @pytest.mark.slow
 def test_full_fer2013_import(shared_data, cat_dir):
     summary = curate("import", "fer2013", str(shared_data / "fer2013"), "--catalog", cat_dir, "--json")
