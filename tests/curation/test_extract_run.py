@@ -144,4 +144,4 @@ def test_unknown_source_or_query_is_an_error_listing_the_known_ones(tmp_path):
     res = runner.invoke(main, ["extract", "--source", "raw", "--catalog", cat_dir, "--workers", "1", "--json"])
     assert res.exit_code == 0 and '"unreadable": 1' in res.output
     with open_catalog(cat_dir) as cat, cat.engine.connect() as conn:  # the run refreshed the statistics
-        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'images'").scalar() == 1
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'images'").scalar() > 0
