@@ -93,7 +93,14 @@ def test_export_is_deterministic_and_snapshot_follows_the_catalog(labeled_catalo
     face = cat.get_face(1, with_crop=False)
     cat.annotate(face.id, face.version, "tester", label="surprise")
     changed = _manifest(export(cat, tmp_path / "d", "folders", spec).path)
-    assert changed["snapshot_sha256"] != _manifest(tmp_path / "a")["snapshot_sha256"]
+    before = _manifest(tmp_path / "a")
+    assert changed["snapshot_sha256"] != before["snapshot_sha256"]
+    assert [f["id"] for f in changed["faces"]] == [f["id"] for f in before["faces"]]
+    differ = [(b, c) for b, c in zip(before["faces"], changed["faces"]) if b != c]
+    assert len(differ) == 1
+    old_entry, new_entry = differ[0]
+    assert old_entry["id"] == new_entry["id"] == 1 and new_entry["label"] == new_entry["catalog_label"] == "surprise"
+    assert {k for k in old_entry if old_entry[k] != new_entry[k]} == {"label", "catalog_label", "file"}
 
 
 def test_duplicates_never_cross_splits(any_catalog, tmp_path):

@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from curation.extract import run_extraction
 from curation.faces import ExtractSettings
@@ -105,9 +105,18 @@ def test_large_jpeg_is_decoded_reduced_with_boxes_in_original_pixels(photo):
     assert d.gray.shape[1] < big.width and d.scale == d.gray.shape[1] / big.width
 
 
-def test_pixel_cap_refuses_before_decoding():
+def test_pixel_cap_refuses_before_decoding(monkeypatch):
+    bomb = _huge_png(12_000, 10_000)
+    # Its body is 64 bytes: decoding it fails differently (and would first allocate 120 MB).
+    with pytest.raises(UnreadableImage, match="cannot decode"):
+        decode_gray(bomb, max_pixels=200_000_000)
+
+    def no_decoding(self):
+        raise AssertionError("the pixels were decoded")  # not an error decode_gray turns into a reason
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     with pytest.raises(UnreadableImage, match="too large: 12000x10000 pixels is over the cap of 100,000,000"):
-        decode_gray(_huge_png(12_000, 10_000), max_pixels=100_000_000)
+        decode_gray(bomb, max_pixels=100_000_000)
 
 
 def test_a_4000x3000_photo_and_a_200x150_one_both_give_the_face(photo):

@@ -60,10 +60,19 @@ def test_duplicate_groups_never_cross_splits():
     items = _items(labels, groups)
     items += [SplitItem(900 + i, "sad", None, f"px{i}", None) for i in range(0, 40, 4)]
     splits = assign_splits(items, parse_split("60/20/20", seed=7)).splits
-    for group in duplicate_groups(items):
-        assert len({splits[it.face_id] for it in group}) == 1
-    assert any(len(g) >= 3 for g in duplicate_groups(items))
+    # The groups as built above, not as the code under test finds them: a face's stored group, and
+    # each copy (900 + i) in the group of the face with its pixels (face i + 1).
+    expected: dict[object, set[int]] = {}
+    for fid in range(1, 401):
+        expected.setdefault(groups.get(fid, ("alone", fid)), set()).add(fid)
+    for i in range(0, 40, 4):
+        expected[groups.get(i + 1, ("alone", i + 1))].add(900 + i)
+    assert max(len(g) for g in expected.values()) >= 3 and {904} < expected[("alone", 5)]
+    for group in expected.values():
+        assert len({splits[fid] for fid in group}) == 1, group
     assert set(splits.values()) == {"train", "val", "test"}
+    assert sorted(sorted(it.face_id for it in g) for g in duplicate_groups(items)) == \
+        sorted(sorted(g) for g in expected.values())
 
 
 def test_keep_uses_hints_and_sends_mixed_groups_to_the_held_out_split():
