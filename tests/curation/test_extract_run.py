@@ -145,3 +145,31 @@ def test_unknown_source_or_query_is_an_error_listing_the_known_ones(tmp_path):
     assert res.exit_code == 0 and '"unreadable": 1' in res.output
     with open_catalog(cat_dir) as cat, cat.engine.connect() as conn:  # the run refreshed the statistics
         assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'images'").scalar() > 0
+
+
+def test_cli_redo_of_one_source_keeps_another_sources_labeled_precropped_face(tmp_path, photos):
+    """The same photo scraped (source web, detected faces) and imported pre-cropped with a label
+    (source ds): `extract --redo --source web` replaces the detected faces, never the dataset's."""
+    cat_dir = str(tmp_path / "catalog")
+    two = photos["face_recognition/examples/two_people.jpg"]
+    with open_catalog(cat_dir, create=True) as cat:
+        image_id = add_raw_images(cat, {"two.jpg": two}, source="web")["two.jpg"]
+    runner = CliRunner()
+    assert runner.invoke(main, ["extract", "--catalog", cat_dir, "--workers", "1"]).exit_code == 0
+    (tmp_path / "ds/happy").mkdir(parents=True)
+    (tmp_path / "ds/happy/two.jpg").write_bytes(two)
+    res = runner.invoke(main, ["import", "folders", str(tmp_path / "ds"), "--crop", "none", "--catalog", cat_dir])
+    assert res.exit_code == 0, res.output
+    with open_catalog(cat_dir) as cat:
+        before = cat.select_faces(FaceFilter(image_id=image_id))
+    assert sorted((f.source_name, f.detector, f.label) for f in before) == [
+        ("ds", "none", "happy"), ("web", "hog", None), ("web", "hog", None)]
+    res = runner.invoke(main, ["extract", "--redo", "--source", "web", "--margin", "0.4", "--catalog", cat_dir,
+                               "--workers", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    with open_catalog(cat_dir) as cat:
+        after = cat.select_faces(FaceFilter(image_id=image_id))
+    dataset_face = next(f for f in before if f.detector == "none")
+    assert [f for f in after if f.detector == "none"] == [dataset_face]  # untouched: same id, label, version
+    detected = [f for f in after if f.detector == "hog"]
+    assert len(detected) == 2 and not {f.id for f in detected} & {f.id for f in before}  # new faces
