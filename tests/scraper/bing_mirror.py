@@ -54,7 +54,11 @@ window.addEventListener('scroll', () => {{
   if (sinceClick >= SCROLL_BATCHES) {{ more.style.display = 'block'; return; }}
   load();
 }});
-more.querySelector('a').onclick = () => {{ fetch('/clicked-more'); more.style.display = 'none'; sinceClick = 0; load(); }};
+// The click is reported before the batch it loads is asked for, so a test can check the order.
+more.querySelector('a').onclick = () => {{
+  loading = true; more.style.display = 'none'; sinceClick = 0;
+  fetch('/clicked-more').then(load);
+}};
 </script></body></html>"""
 
 
