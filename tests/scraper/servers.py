@@ -1,9 +1,10 @@
 """Local HTTP servers for the scraper tests: a threaded server whose behaviour is a plain function,
-and small real images made with Pillow."""
+small real images made with Pillow, and a condition poller."""
 from __future__ import annotations
 
 import io
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -73,3 +74,11 @@ def make_image(seed: int, fmt: str = "JPEG", size: tuple[int, int] = (64, 48)) -
     buf = io.BytesIO()
     im.save(buf, fmt)
     return buf.getvalue()
+
+
+def wait_for(condition, what: str, seconds: float = 60) -> None:
+    """Poll a condition (a deadline for a hung test, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)

@@ -17,7 +17,8 @@ from selenium.common.exceptions import WebDriverException
 from db import open_catalog
 from scraper.cli import main
 from tests.scraper.bing_mirror import BingMirror, Entry
-from tests.scraper.test_cli import SCRAPE, assert_store_is_sound, wait_for
+from tests.scraper.servers import wait_for
+from tests.scraper.test_cli import SCRAPE, assert_store_is_sound
 
 pytestmark = pytest.mark.slow
 

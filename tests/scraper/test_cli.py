@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from db import open_catalog
 from scraper.cli import main
 from tests.scraper.bing_mirror import BingMirror, Entry
-from tests.scraper.servers import make_image
+from tests.scraper.servers import make_image, wait_for
 
 SCRAPE = str(Path(sys.executable).parent / "scrape")
 N_IMAGES = 30
@@ -138,10 +138,8 @@ def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(s
     cmd = [SCRAPE, "kill test", "--from-page", server.url + "/gallery", "--catalog", str(cat), "--concurrency", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "SE_OFFLINE": "true"})
     try:
-        deadline = time.monotonic() + 60
         with open_catalog(cat) as c:
-            while sum(c.stats()["by_download"].values()) < 4 and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_for(lambda: sum(c.stats()["by_download"].values()) >= 4, "4 downloads")
         # Land inside a download: image 6's first half is in tmp/ until the test releases the rest.
         wait_for(lambda: any(cat.glob("tmp/*.part")), "a file in flight")
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -168,13 +166,6 @@ def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(s
         stored = {c.blobs.read(im.blob_path) for im in c.images_to_extract(redo=True)}
     assert stored == set(images.values())
 
-
-def wait_for(condition, what: str, seconds: float = 60) -> None:
-    """Poll a condition (a deadline for a hung test, not a timing assertion)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_a_failing_query_is_reported_and_the_others_still_run(serve, tmp_path):
