@@ -135,6 +135,21 @@ class QueriesMixin:
                 out.update(conn.execute(select(_I.id, _I.blob_path).where(_I.id.in_(chunk))).all())
         return out
 
+    def image_sources(self, image_ids: Sequence[int]) -> dict[int, str]:
+        """The name of the source each of these images came from first (its image row's source)."""
+        out: dict[int, str] = {}
+        with self._reading() as conn:
+            for i in range(0, len(image_ids), 1000):
+                chunk = list(image_ids[i : i + 1000])
+                out.update(conn.execute(
+                    select(_I.id, _S.name).join(_S, _S.id == _I.source_id).where(_I.id.in_(chunk))).all())
+        return out
+
+    def image_ids_of_source(self, name: str) -> set[int]:
+        """Ids of the images whose row belongs to this source."""
+        with self._reading() as conn:
+            return set(conn.execute(select(_I.id).join(_S, _S.id == _I.source_id).where(_S.name == name)).scalars())
+
     def count_faces(self, flt: FaceFilter = FaceFilter()) -> int:
         with self._reading() as conn:
             return conn.execute(apply_filter(_base((func.count(_F.id),)), flt)).scalar_one()

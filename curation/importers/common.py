@@ -179,7 +179,7 @@ def run_import(
     seen_sha: set[str] = set()
     # --crop detect: the images of this source from an earlier run; each is claimed by the first
     # file of this run that has its bytes (that file was imported already), later ones share it.
-    own = {t.id for t in catalog.images_to_extract(sources=[source.name], redo=True)} if existing else set()
+    own = catalog.image_ids_of_source(source.name) if existing else set()
     claimed: dict[int, str] = {}  # image id -> dataset path of the file it stands for in this run
     shared: dict[str, int] = {}  # dataset path -> the existing image it got
     workers = max(1, min(workers or os.cpu_count() or 1, len(items) or 1))
@@ -238,16 +238,7 @@ def run_import(
 
 def _describe_shared(catalog: Catalog, shared: dict[str, int], claimed: dict[int, str], name: str) -> dict[str, str]:
     """dataset path -> "image N (source S)" for the files that got an existing image (--crop detect)."""
-    if not shared:
-        return {}
-    owner: dict[int, str] = {}
-    for src in catalog.sources():  # which source each of those images belongs to
-        wanted = set(shared.values()) - owner.keys()
-        if not wanted:
-            break
-        for t in catalog.images_to_extract(sources=[src.name], redo=True):
-            if t.id in wanted:
-                owner[t.id] = src.name
+    owner = catalog.image_sources(sorted(set(shared.values()))) if shared else {}
     return {
         path: f"image {iid} (source {owner.get(iid, '?')}" + (f", same bytes as {claimed[iid]})" if iid in claimed else ")")
         for path, iid in shared.items()

@@ -276,3 +276,12 @@ def test_the_taxonomy_is_editable(any_catalog):
     cat.annotate(fid, 2, "alice", label="happy")
     cat.remove_class("contempt")
     assert "contempt" not in cat.class_names()
+
+
+def test_which_source_an_image_belongs_to(any_catalog):
+    cat = any_catalog
+    add_faces(cat, 2, source="a")
+    add_faces(cat, 1, source="b")
+    ids_a = cat.image_ids_of_source("a")
+    assert len(ids_a) == 2 and cat.image_ids_of_source("nope") == set()
+    assert set(cat.image_sources(sorted(ids_a | cat.image_ids_of_source("b"))).values()) == {"a", "b"}
