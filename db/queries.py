@@ -8,6 +8,8 @@ from sqlalchemy import Select, func, select
 from db import models as m
 from db.types import (
     SELECTION_CONFIRMED,
+    DownloadStatus,
+    QueryImage,
     SELECTION_LABELED,
     FaceFilter,
     FaceRow,
@@ -149,6 +151,20 @@ class QueriesMixin:
         """Ids of the images whose row belongs to this source."""
         with self._reading() as conn:
             return set(conn.execute(select(_I.id).join(_S, _S.id == _I.source_id).where(_S.name == name)).scalars())
+
+    def query_images(self, query: str) -> list[QueryImage]:
+        """The images a scrape query found, best rank first: those it downloaded and those it found
+        again under another URL (outcome `duplicate`), each once."""
+        d = m.Download
+        stmt = (
+            select(_I.id, _I.sha256, _I.blob_path, func.min(d.rank))
+            .select_from(d).join(_I, _I.id == d.image_id)
+            .where(d.query == query, d.status.in_((DownloadStatus.OK.value, DownloadStatus.DUPLICATE.value)))
+            .group_by(_I.id, _I.sha256, _I.blob_path)
+            .order_by(func.min(d.rank), _I.id)
+        )
+        with self._reading() as conn:
+            return [QueryImage(*r) for r in conn.execute(stmt).all()]
 
     def count_faces(self, flt: FaceFilter = FaceFilter()) -> int:
         with self._reading() as conn:

@@ -122,6 +122,16 @@ class DownloadRecord:
 
 
 @dataclass(frozen=True)
+class QueryImage:
+    """An image a scrape query found (see Catalog.query_images)."""
+
+    id: int
+    sha256: str
+    blob_path: str
+    rank: int | None
+
+
+@dataclass(frozen=True)
 class ImageTask:
     """An image waiting for face extraction."""
 

@@ -48,9 +48,8 @@ def build_view(catalog: Catalog, out_dir: Path, queries: list[str] | None = None
         for old in folder.iterdir():
             if old.is_symlink():
                 old.unlink()
-        # The images first downloaded for this query (a duplicate found again by a later query stays
-        # in the first query's folder only: see README, scrape --view).
-        images = catalog.images_to_extract(queries=[query], redo=True)
+        # Everything the query found, in rank order, also images first downloaded by another query.
+        images = catalog.query_images(query)
         for n, im in enumerate(images, 1):
             target = catalog.blobs.path(im.blob_path).resolve()
             (folder / f"{n:04d}_{im.sha256[:8]}{target.suffix}").symlink_to(target)

@@ -285,3 +285,24 @@ def test_which_source_an_image_belongs_to(any_catalog):
     ids_a = cat.image_ids_of_source("a")
     assert len(ids_a) == 2 and cat.image_ids_of_source("nope") == set()
     assert set(cat.image_sources(sorted(ids_a | cat.image_ids_of_source("b"))).values()) == {"a", "b"}
+
+
+def test_a_query_lists_every_image_it_found_including_ones_found_before(any_catalog):
+    cat = any_catalog
+    first = cat.add_source(NewSource(kind="scrape", name="bing: happy face", query="happy face"))
+    second = cat.add_source(NewSource(kind="scrape", name="bing: smiling person", query="smiling person"))
+    a_sha, a_rel = cat.blobs.put_bytes(b"image a", "JPEG")
+    b_sha, b_rel = cat.blobs.put_bytes(b"image b", "JPEG")
+    cat.add_downloads([
+        (DownloadRecord(first, "http://x/a", DownloadStatus.OK, query="happy face", rank=2),
+         NewImage(a_sha, a_rel, 4, 4, "JPEG", first, query="happy face")),
+    ])
+    cat.add_downloads([
+        (DownloadRecord(second, "http://y/b", DownloadStatus.OK, query="smiling person", rank=1),
+         NewImage(b_sha, b_rel, 4, 4, "JPEG", second, query="smiling person")),
+        (DownloadRecord(second, "http://y/a-again", DownloadStatus.OK, query="smiling person", rank=3),
+         NewImage(a_sha, a_rel, 4, 4, "JPEG", second, query="smiling person")),
+        (DownloadRecord(second, "http://y/dead", DownloadStatus.HTTP_ERROR, query="smiling person", rank=2), None),
+    ])
+    assert [(i.sha256, i.rank) for i in cat.query_images("smiling person")] == [(b_sha, 1), (a_sha, 3)]
+    assert [i.sha256 for i in cat.query_images("happy face")] == [a_sha]
