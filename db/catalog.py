@@ -109,7 +109,9 @@ def _make_engine(loc: CatalogLocation) -> Engine:
 
         return engine
     try:
-        return create_engine(loc.url, pool_pre_ping=True)
+        # No server-side prepared statements: PostgreSQL would keep a generic plan made while a table
+        # was small (a sequential scan) long after it has grown; a bulk import then slows to a crawl.
+        return create_engine(loc.url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
     except ModuleNotFoundError as exc:
         raise CatalogError(f"the database driver for {loc.display} is not installed: {exc.name}") from None
     except SQLAlchemyError as exc:

@@ -282,6 +282,13 @@ class IngestMixin:
         ids: list[int] = []
         for chunk in _chunks(items):
             face_rows, ann_rows = [], []
+            # A face's provenance defaults to its image's (see models.Face.source_id).
+            origin = {
+                r.id: r for r in conn.execute(
+                    select(m.Image.id, m.Image.source_id, m.Image.dataset_path)
+                    .where(m.Image.id.in_(sorted({image_id for image_id, _ in chunk})))
+                )
+            }
             for image_id, f in chunk:
                 left, top, width, height = f.bbox
                 face_rows.append(
@@ -291,7 +298,9 @@ class IngestMixin:
                         "landmarks": [list(p) for p in f.landmarks] if f.landmarks else None,
                         "detector": f.detector, "score": f.score, "crop_size": f.crop_size,
                         "crop_png": f.crop_png, "phash": f.phash, "pixel_sha256": f.pixel_sha256,
-                        "settings": f.settings, "source_id": f.source_id, "dataset_path": f.dataset_path,
+                        "settings": f.settings,
+                        "source_id": f.source_id or origin[image_id].source_id,
+                        "dataset_path": f.dataset_path or origin[image_id].dataset_path,
                     }
                 )
             chunk_ids = insert_returning_ids(conn, m.Face, face_rows)

@@ -92,8 +92,8 @@ class Face(Base):
     dup_group: Mapped[int | None] = mapped_column(index=True)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # Added by 0003. Where this face came from, when that is not its image's own source and file:
-    # byte-identical files share one image row, but each file is a face with its own label and origin.
+    # Added by 0003. Where this face came from (filled from its image when not given): byte-identical
+    # files share one image row, but each file is a face with its own source, label and origin.
     source_id: Mapped[int | None] = mapped_column(
         ForeignKey("sources.id", name="fk_faces_source_id"), index=True
     )

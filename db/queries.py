@@ -18,16 +18,13 @@ from db.types import (
 
 _F, _A, _I, _S = m.Face, m.Annotation, m.Image, m.Source
 
-# A face's own provenance when it has one (see models.Face.source_id), else its image's.
-FACE_SOURCE_ID = func.coalesce(_F.source_id, _I.source_id)
-FACE_DATASET_PATH = func.coalesce(_F.dataset_path, _I.dataset_path)
 
 _ROW_COLUMNS = (
     _F.id, _F.image_id, _S.id, _S.name, _S.kind,
     _F.bbox_left, _F.bbox_top, _F.bbox_width, _F.bbox_height,
     _F.detector, _F.score, _F.crop_size, _F.phash, _F.pixel_sha256, _F.dup_group,
     _A.label, _A.status, _A.suggested_label, _A.split_hint, _A.annotator, _A.version,
-    _I.url, FACE_DATASET_PATH, _I.query,
+    _I.url, _F.dataset_path, _I.query,
 )
 
 
@@ -37,7 +34,7 @@ def _base(columns) -> Select:
         .select_from(_F)
         .join(_A, _A.face_id == _F.id)
         .join(_I, _I.id == _F.image_id)
-        .join(_S, _S.id == FACE_SOURCE_ID)
+        .join(_S, _S.id == _F.source_id)
     )
 
 
@@ -185,7 +182,7 @@ class QueriesMixin:
             by_source = dict(
                 conn.execute(
                     select(_S.name, func.count(_F.id))
-                    .select_from(_F).join(_I, _I.id == _F.image_id).join(_S, _S.id == FACE_SOURCE_ID)
+                    .select_from(_F).join(_S, _S.id == _F.source_id)
                     .group_by(_S.name)
                 ).all()
             )

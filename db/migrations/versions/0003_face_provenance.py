@@ -1,5 +1,6 @@
 """Per-face provenance: a face may come from another source or file than its image's first one
 (byte-identical files in one dataset, or the same picture in two datasets, each with its own label).
+Existing faces take their image's source and file.
 
 Revision ID: 0003
 """
@@ -18,6 +19,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dataset_path", sa.Text, nullable=True))
         batch.create_foreign_key("fk_faces_source_id", "sources", ["source_id"], ["id"])
         batch.create_index("ix_faces_source_id", ["source_id"])
+    # Every face names its source and file; joins then use an indexed column, not a COALESCE.
+    op.execute(
+        "UPDATE faces SET source_id = (SELECT images.source_id FROM images WHERE images.id = faces.image_id), "
+        "dataset_path = (SELECT images.dataset_path FROM images WHERE images.id = faces.image_id) "
+        "WHERE source_id IS NULL"
+    )
 
 
 def downgrade() -> None:
