@@ -6,8 +6,9 @@ import os
 import click
 
 from curation.extract import ImageResult, run_extraction
+from curation.pool import WorkersCannotStart
 from curation.faces import ExtractSettings
-from db.cli import catalog_options, open_for_command, print_json, progress, user_errors
+from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
 
 DEFAULTS = ExtractSettings()
 
@@ -81,5 +82,8 @@ def extract_with_progress(cat, settings, sources, queries, redo, workers):
             elapsed = bar.format_dict.get("elapsed") or 0
             bar.set_postfix(faces=faces, faces_s=f"{faces / elapsed:.1f}" if elapsed else "-", refresh=False)
 
-        return run_extraction(cat, settings, sources, queries, redo, workers, on_result=on_result,
-                              on_start=lambda n: setattr(bar, "total", n))
+        try:
+            return run_extraction(cat, settings, sources, queries, redo, workers, on_result=on_result,
+                                  on_start=lambda n: setattr(bar, "total", n))
+        except WorkersCannotStart as exc:
+            raise UserError(f"{exc}; try --workers 1 to see why") from None

@@ -10,6 +10,7 @@ from curation.cli_extract import extract_with_progress
 from curation.faces import ExtractSettings
 from curation.importers import KINDS
 from curation.importers.common import DatasetError, run_import
+from curation.pool import WorkersCannotStart
 from curation.selection import SelectionError, parse_class_map
 from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
 from db.types import NewSource
@@ -69,7 +70,7 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
                 summary.faces_added = extraction.faces
             if summary.images_added or summary.faces_added:
                 cat.optimize()  # fresh planner statistics after a bulk load
-    except (DatasetError, SelectionError) as exc:
+    except (DatasetError, SelectionError, WorkersCannotStart) as exc:
         raise UserError(str(exc)) from None
     if as_json:
         print_json(summary.as_dict())

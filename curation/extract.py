@@ -155,6 +155,14 @@ def run_extraction(
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
 
     def store(result: ImageResult) -> None:
+        if redo and result.error == WORKER_CRASHED:
+            # Nothing was learnt about this image: its earlier faces and state stay as they were.
+            summary.images += 1
+            summary.unreadable += 1
+            summary.errors[by_id[result.image_id].blob_path] = WORKER_CRASHED
+            if on_result:
+                on_result(result)
+            return
         olds = [o for o in old_faces.get(result.image_id, []) if o.detector != "none"]
         carry = match_same_faces(result.faces, olds) if olds else {}
         # The catalog keeps, inside the same transaction, every old face with a label or a review

@@ -21,6 +21,15 @@ def _run_chunk(fn: Callable[[J], R], jobs: Sequence[J]) -> list[R]:
     return [fn(job) for job in jobs]
 
 
+def _ready() -> bool:
+    return True
+
+
+class WorkersCannotStart(RuntimeError):
+    """The worker set-up itself fails (a model that will not load, no memory for N workers): no job
+    is to blame, so nothing is marked crashed."""
+
+
 def ordered_map(
     fn: Callable[[J], R],
     jobs: Sequence[J],
@@ -35,9 +44,15 @@ def ordered_map(
 
     # fork: workers start at once with every module already imported; fn and initializer must be
     # module-level functions.
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=initializer,
+    def new_pool(size: int = workers) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(size, mp_context=mp.get_context("fork"), initializer=initializer,
                                    initargs=initargs)
+        try:
+            pool.submit(_ready).result()
+        except BrokenProcessPool:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise WorkersCannotStart("worker processes cannot start (their set-up failed or was killed)") from None
+        return pool
 
     pool = new_pool()
     try:
@@ -53,17 +68,25 @@ def ordered_map(
             try:
                 results = future.result()
             except BrokenProcessPool:
-                suspects = list(part) + [job for p, _ in window for job in p]
+                # Chunks that finished before the crash keep their results; the rest are suspects.
+                pending = [(part, None)] + [(p, f.result() if f.done() and not f.exception() else None)
+                                            for p, f in window]
                 window.clear()
                 pool.shutdown(wait=True, cancel_futures=True)
+                pool = new_pool(1)
+                for part_, done in pending:
+                    if done is not None:
+                        yield from done
+                        continue
+                    for job in part_:  # one at a time: the job that kills its worker again is known
+                        try:
+                            yield pool.submit(fn, job).result()
+                        except BrokenProcessPool:
+                            yield crashed(job)
+                            pool.shutdown(wait=True, cancel_futures=True)
+                            pool = new_pool(1)
+                pool.shutdown(wait=True, cancel_futures=True)
                 pool = new_pool()
-                for job in suspects:  # one at a time: the job that kills its worker again is known
-                    try:
-                        yield pool.submit(fn, job).result()
-                    except BrokenProcessPool:
-                        yield crashed(job)
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        pool = new_pool()
                 continue
             yield from results
     finally:

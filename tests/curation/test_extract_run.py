@@ -11,6 +11,7 @@ from curation import extract as extract_module
 from curation.cli import main
 from curation.extract import run_extraction
 from curation.faces import ExtractSettings
+from curation.pool import WorkersCannotStart
 from db import open_catalog
 from db.types import FaceFilter, NewSource, Status
 from tests.curation.conftest import add_raw_images
@@ -126,6 +127,38 @@ def test_a_worker_that_dies_costs_only_its_image(catalog, photos, monkeypatch):
     assert ids["face_recognition/examples/two_people.jpg"] not in by_image
     assert by_image[ids["face_recognition/examples/obama_small.jpg"]] == 1
     assert run_extraction(catalog, ExtractSettings(), workers=2).images == 0  # recorded: not retried
+
+
+def test_a_crash_during_redo_keeps_the_image_as_it_was(catalog, photos, monkeypatch):
+    ids = add_raw_images(catalog, {"two": photos["face_recognition/examples/two_people.jpg"],
+                                   "one": photos["face_recognition/examples/obama_small.jpg"]})
+    run_extraction(catalog, ExtractSettings(), workers=1)
+    before = sorted(f.id for f in catalog.select_faces(FaceFilter(image_id=ids["two"])))
+    killer = hashlib.sha256(photos["face_recognition/examples/two_people.jpg"]).hexdigest()
+    real = extract_module.decode_gray
+
+    def decode_or_die(path, *args, **kwargs):
+        if killer in str(path):
+            os._exit(3)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(extract_module, "decode_gray", decode_or_die)
+    summary = run_extraction(catalog, ExtractSettings(size=64), redo=True, workers=2)
+    assert summary.unreadable == 1
+    assert sorted(f.id for f in catalog.select_faces(FaceFilter(image_id=ids["two"]))) == before
+    assert catalog.stats()["by_extraction"] == {"faces": 2}
+
+
+def test_workers_that_cannot_start_stop_the_run_and_mark_nothing(catalog, photos, monkeypatch):
+    add_raw_images(catalog, photos)
+
+    def broken_setup(*args):
+        os._exit(4)  # e.g. the OOM killer while every worker loads the models
+
+    monkeypatch.setattr(extract_module, "_init_worker", broken_setup)
+    with pytest.raises(WorkersCannotStart):
+        run_extraction(catalog, ExtractSettings(), workers=2)
+    assert catalog.stats()["by_extraction"] == {"pending": len(photos)}
 
 
 def test_unknown_source_or_query_is_an_error_listing_the_known_ones(tmp_path):
