@@ -87,6 +87,12 @@ class AnnotationsMixin:
     def set_class(self, name: str, key: str | None = None, emoji: str | None = None) -> None:
         """Add a class, or change an existing one's key or emoji."""
         with self._writing() as conn:
+            if key:
+                taken = conn.execute(
+                    select(m.ClassDef.name).where(m.ClassDef.key == key, m.ClassDef.name != name)
+                ).scalar()
+                if taken:
+                    raise CatalogError(f"key {key!r} already belongs to class {taken!r}")
             cur = conn.execute(select(m.ClassDef).where(m.ClassDef.name == name)).first()
             if cur is None:
                 pos = conn.execute(select(m.ClassDef.position).order_by(m.ClassDef.position.desc())).scalar()
@@ -102,9 +108,15 @@ class AnnotationsMixin:
 
     def remove_class(self, name: str) -> None:
         with self._writing() as conn:
-            used = conn.execute(select(m.Annotation.face_id).where(m.Annotation.label == name).limit(1)).first()
+            if conn.execute(select(m.ClassDef.name).where(m.ClassDef.name == name)).first() is None:
+                raise CatalogError(f"no class {name!r}; classes are: {', '.join(self.class_names())}")
+            used = conn.execute(
+                select(m.Annotation.face_id)
+                .where((m.Annotation.label == name) | (m.Annotation.suggested_label == name))
+                .limit(1)
+            ).first()
             if used:
-                raise CatalogError(f"class {name!r} is still the label of some faces; relabel them first")
+                raise CatalogError(f"class {name!r} is still the label or suggestion of some faces; relabel them first")
             conn.execute(delete(m.ClassDef).where(m.ClassDef.name == name))
 
     # --- exports ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from db import models as m
@@ -88,7 +89,10 @@ class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin):
 
 def _make_engine(loc: CatalogLocation) -> Engine:
     if loc.url.startswith("sqlite"):
-        busy_ms = int(os.environ.get("FACECAT_SQLITE_BUSY_MS", SQLITE_BUSY_TIMEOUT_MS))
+        busy_text = os.environ.get("FACECAT_SQLITE_BUSY_MS", str(SQLITE_BUSY_TIMEOUT_MS))
+        if not busy_text.isdigit():
+            raise CatalogError(f"FACECAT_SQLITE_BUSY_MS must be a whole number of milliseconds, not {busy_text!r}")
+        busy_ms = int(busy_text)
         engine = create_engine(loc.url, connect_args={"timeout": busy_ms / 1000})
 
         @event.listens_for(engine, "connect")
@@ -111,7 +115,9 @@ def _make_engine(loc: CatalogLocation) -> Engine:
     try:
         # No server-side prepared statements: PostgreSQL would keep a generic plan made while a table
         # was small (a sequential scan) long after it has grown; a bulk import then slows to a crawl.
-        return create_engine(loc.url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+        psycopg3 = make_url(loc.url).get_driver_name() == "psycopg"  # the option is psycopg 3's own
+        return create_engine(loc.url, pool_pre_ping=True,
+                             connect_args={"prepare_threshold": None} if psycopg3 else {})
     except ModuleNotFoundError as exc:
         raise CatalogError(f"the database driver for {loc.display} is not installed: {exc.name}") from None
     except SQLAlchemyError as exc:

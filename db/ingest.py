@@ -91,6 +91,16 @@ class IngestMixin:
             return self._insert_images(conn, images)
 
     def _insert_images(self, conn, images: Sequence[NewImage]) -> list[ImageRef]:
+        if conn.dialect.name != "postgresql":
+            return self._insert_images_in_order(conn, images)
+        # Two writers inserting shared rows in different orders could deadlock on each other's
+        # uncommitted rows: everyone inserts in sha256 order. The sort is stable, so of equal bytes
+        # the first in input order is still the one that creates the image.
+        order = sorted(range(len(images)), key=lambda i: images[i].sha256)
+        by_position = dict(zip(order, self._insert_images_in_order(conn, [images[i] for i in order])))
+        return [by_position[i] for i in range(len(images))]
+
+    def _insert_images_in_order(self, conn, images: Sequence[NewImage]) -> list[ImageRef]:
         refs: list[ImageRef] = []
         for chunk in _chunks(images):
             shas = [im.sha256 for im in chunk]

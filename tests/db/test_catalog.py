@@ -271,11 +271,15 @@ def test_the_taxonomy_is_editable(any_catalog):
     assert {c.name: (c.key, c.emoji) for c in cat.classes()}["happy"] == ("4", "😊")
     (fid,) = add_faces(cat, 1, label=None)
     cat.annotate(fid, 1, "alice", label="contempt")
-    with pytest.raises(CatalogError, match="still the label of some faces"):
+    with pytest.raises(CatalogError, match="still the label or suggestion of some faces"):
         cat.remove_class("contempt")
     cat.annotate(fid, 2, "alice", label="happy")
     cat.remove_class("contempt")
     assert "contempt" not in cat.class_names()
+    with pytest.raises(CatalogError, match="no class 'contempt'"):
+        cat.remove_class("contempt")
+    with pytest.raises(CatalogError, match="key '1' already belongs to class 'angry'"):
+        cat.set_class("joy", key="1")
 
 
 def test_which_source_an_image_belongs_to(any_catalog):

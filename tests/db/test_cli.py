@@ -151,3 +151,9 @@ def test_classes_can_be_listed_and_edited(tmp_path):
     assert curate("classes", "--catalog", c, "--key", "9").returncode == 2
     r = curate("classes", "--catalog", c, "--remove", "contempt")
     assert r.returncode == 0 and "contempt" not in r.stdout and "angry" in r.stdout
+
+
+def test_a_bad_busy_timeout_setting_is_a_one_line_error(tmp_path):
+    assert curate("init", "--catalog", str(tmp_path / "c")).returncode == 0
+    r = curate("stats", "--catalog", str(tmp_path / "c"), env={"FACECAT_SQLITE_BUSY_MS": "5s"})
+    assert_one_line_error(r, "FACECAT_SQLITE_BUSY_MS", "'5s'")

@@ -117,8 +117,12 @@ def test_two_importers_adding_the_same_images_at_once(any_catalog, tmp_path):
         barrier = threading.Barrier(2)
 
         def add(name, cat):
+            # Opposite orders, in one transaction each: without a common insert order PostgreSQL
+            # would find the two writers waiting on each other's rows (a deadlock).
+            mine = images if name == "a" else images[::-1]
             barrier.wait()
-            refs[name] = [r for start in range(0, 300, 50) for r in cat.add_images(images[start:start + 50])]
+            got = cat.add_images(mine)
+            refs[name] = got if name == "a" else got[::-1]
 
         threads = [threading.Thread(target=add, args=(n, c)) for n, c in (("a", cat_a), ("b", cat_b))]
         for t in threads:
