@@ -116,33 +116,25 @@ class QueriesMixin:
         rows = self.faces_by_ids([face_id], with_crops=with_crop)
         return rows[0] if rows else None
 
-    def crops(self, ids: Sequence[int]) -> dict[int, bytes]:
-        """PNG bytes of these faces' crops."""
-        out: dict[int, bytes] = {}
+    def _by_ids(self, stmt: Select, id_column, ids: Sequence[int]) -> dict:
+        """Run `stmt` (selecting id, value) for these ids, 1,000 at a time: {id: value}."""
+        out: dict = {}
         with self._reading() as conn:
             for i in range(0, len(ids), 1000):
-                chunk = list(ids[i : i + 1000])
-                out.update(conn.execute(select(_F.id, _F.crop_png).where(_F.id.in_(chunk))).all())
+                out.update(conn.execute(stmt.where(id_column.in_(list(ids[i : i + 1000])))).all())
         return out
+
+    def crops(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """PNG bytes of these faces' crops."""
+        return self._by_ids(select(_F.id, _F.crop_png), _F.id, ids)
 
     def image_blob_paths(self, image_ids: Sequence[int]) -> dict[int, str]:
         """Blob-store paths (see Catalog.blobs) of these images' original bytes, by image id."""
-        out: dict[int, str] = {}
-        with self._reading() as conn:
-            for i in range(0, len(image_ids), 1000):
-                chunk = list(image_ids[i : i + 1000])
-                out.update(conn.execute(select(_I.id, _I.blob_path).where(_I.id.in_(chunk))).all())
-        return out
+        return self._by_ids(select(_I.id, _I.blob_path), _I.id, image_ids)
 
     def image_sources(self, image_ids: Sequence[int]) -> dict[int, str]:
         """The name of the source each of these images came from first (its image row's source)."""
-        out: dict[int, str] = {}
-        with self._reading() as conn:
-            for i in range(0, len(image_ids), 1000):
-                chunk = list(image_ids[i : i + 1000])
-                out.update(conn.execute(
-                    select(_I.id, _S.name).join(_S, _S.id == _I.source_id).where(_I.id.in_(chunk))).all())
-        return out
+        return self._by_ids(select(_I.id, _S.name).join(_S, _S.id == _I.source_id), _I.id, image_ids)
 
     def image_ids_of_source(self, name: str) -> set[int]:
         """Ids of the images whose row belongs to this source."""
