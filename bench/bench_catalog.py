@@ -14,6 +14,7 @@ import argparse
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -102,6 +103,7 @@ def main() -> None:
         finally:
             if pg_dir:
                 subprocess.run(["bash", "scripts/pg-throwaway", "stop", str(pg_dir)])
+    shutil.rmtree(tmp, ignore_errors=True)  # ~1 GB per run
     print("\n| backend | faces | insert (s) | faces/s | page of 200, median (ms) | p95 (ms) | page with crops (ms) |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
