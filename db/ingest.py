@@ -45,26 +45,39 @@ class ExtractionSaved:
     kept_face_ids: list[int]  # --redo: earlier faces kept as they were (labeled, reviewed or pre-cropped)
 
 
+def _next_ids(conn, model, n: int) -> list[int]:
+    """PostgreSQL: n new ids from the table's sequence, so rows can be inserted without RETURNING."""
+    return list(conn.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+        {"t": model.__tablename__, "n": n},
+    ).scalars())
+
+
+def insert_rows(conn, model, rows: Sequence[dict]) -> None:
+    """Bulk insert. With psycopg 3 the rows are COPYed (faces carry 5 KB crops: COPY streams them
+    without per-row statements); elsewhere a plain executemany."""
+    if conn.dialect.driver == "psycopg":
+        _copy_rows(conn, model, rows)
+    else:
+        conn.execute(insert(model), rows)
+
+
 def insert_returning_ids(conn, model, rows: Sequence[dict]) -> list[int]:
     """Insert rows, returning their new ids in order.
 
-    PostgreSQL: ids come from the sequence first, then a plain executemany (psycopg pipelines it);
-    a multi-row INSERT ... RETURNING costs more in client-side query parsing than the insert itself.
+    PostgreSQL: ids come from the sequence first, then a bulk insert; a multi-row INSERT ... RETURNING
+    costs more in client-side query parsing than the insert itself.
     """
     if conn.dialect.name == "postgresql":
-        ids = list(conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-            {"t": model.__tablename__, "n": len(rows)},
-        ).scalars())
-        conn.execute(insert(model), [{**r, "id": i} for r, i in zip(rows, ids)])
+        ids = _next_ids(conn, model, len(rows))
+        insert_rows(conn, model, [{**r, "id": i} for r, i in zip(rows, ids)])
         return ids
     return list(conn.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows).scalars())
 
 
 def _copy_rows(conn, model, rows: Sequence[dict]) -> None:
-    """PostgreSQL with psycopg 3: COPY rows into the model's table, inside the connection's own
-    transaction. Faces carry 5 KB crops; COPY streams them without per-row statements. Column
-    defaults are applied here, since COPY bypasses SQLAlchemy's."""
+    """COPY rows into the model's table, inside the connection's own transaction. Column defaults
+    are applied here, since COPY bypasses SQLAlchemy's."""
     from psycopg.types.json import Json  # only imported where psycopg is the driver in use
 
     table = model.__table__
@@ -81,15 +94,6 @@ def _copy_rows(conn, model, rows: Sequence[dict]) -> None:
                     v = c.default.arg(None) if c.default.is_callable else c.default.arg
                 values.append(Json(v) if isinstance(c.type, JSON) and v is not None else v)
             copy.write_row(values)
-
-
-def _copy_returning_ids(conn, model, rows: Sequence[dict]) -> list[int]:
-    ids = list(conn.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-        {"t": model.__tablename__, "n": len(rows)},
-    ).scalars())
-    _copy_rows(conn, model, [{**r, "id": i} for r, i in zip(rows, ids)])
-    return ids
 
 
 class IngestMixin:
@@ -165,10 +169,7 @@ class IngestMixin:
         """PostgreSQL: two writers may add the same bytes at once (READ COMMITTED sees neither's row
         before inserting). ON CONFLICT DO NOTHING lets the first win; returns sha256 -> id of the rows
         this call created. SQLite needs none of this: its writers hold the write lock throughout."""
-        ids = list(conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence('images', 'id')) FROM generate_series(1, :n)"),
-            {"n": len(rows)},
-        ).scalars())
+        ids = _next_ids(conn, m.Image, len(rows))
         conn.execute(pg_insert(m.Image).on_conflict_do_nothing(index_elements=["sha256"]),
                      [{**r, "id": i} for r, i in zip(rows, ids)])
         mine = set(ids)
@@ -344,8 +345,7 @@ class IngestMixin:
                         "dataset_path": f.dataset_path or origin[image_id].dataset_path,
                     }
                 )
-            copy = conn.dialect.driver == "psycopg"
-            chunk_ids = _copy_returning_ids(conn, m.Face, face_rows) if copy else insert_returning_ids(conn, m.Face, face_rows)
+            chunk_ids = insert_returning_ids(conn, m.Face, face_rows)
             for fid, (_, f) in zip(chunk_ids, chunk):
                 ann_rows.append(
                     {
@@ -353,10 +353,7 @@ class IngestMixin:
                         "suggested_label": f.suggested_label, "split_hint": f.split_hint, "version": 1,
                     }
                 )
-            if copy:
-                _copy_rows(conn, m.Annotation, ann_rows)
-            else:
-                conn.execute(insert(m.Annotation), ann_rows)
+            insert_rows(conn, m.Annotation, ann_rows)
             ids.extend(chunk_ids)
         return ids
 

@@ -40,6 +40,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def send_first_half(self, body: bytes, ctype: str = "image/jpeg") -> None:
+        """Headers announcing all of body, then only its first half; the caller writes the rest
+        (`self.wfile.write(body[len(body) // 2:])`) when it wants: a download caught in flight."""
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+
     def log_message(self, *args) -> None:  # quiet tests
         pass
 

@@ -40,12 +40,7 @@ def gallery_app(delay: float = 0.0, hold: str | None = None):
                 app.most = max(app.most, app.in_flight)
             try:
                 data = images[h.route]
-                h.send_response(200)
-                h.send_header("Content-Type", "image/jpeg")
-                h.send_header("Content-Length", str(len(data)))
-                h.end_headers()
-                h.wfile.write(data[: len(data) // 2])
-                h.wfile.flush()
+                h.send_first_half(data)
                 if h.route == hold:
                     app.release.wait(60)
                 time.sleep(delay)

@@ -116,12 +116,7 @@ class Hostile:
             h.send(429, b"slow down", headers={"Retry-After": "2"})
         elif r == "/stall.jpg":  # half an image, then nothing until the test says so
             data = noisy_jpeg()
-            h.send_response(200)
-            h.send_header("Content-Type", "image/jpeg")
-            h.send_header("Content-Length", str(len(data)))
-            h.end_headers()
-            h.wfile.write(data[: len(data) // 2])
-            h.wfile.flush()
+            h.send_first_half(data)
             self.release.wait(15)
             h.wfile.write(data[len(data) // 2 :])
         else:
