@@ -6,7 +6,8 @@ keeps us polite to any one server. A kept file stays in the blob store's tmp/ un
 renames it into the store, so a killed process never leaves half a file in the store.
 
 Each URL has one deadline (Limits.total_timeout): connecting, waiting for headers, retry waits and
-the body all come out of it. A run that stops early (Ctrl-C, SIGTERM) does not wait for running
+the body all come out of it (headers are guarded by a timer that cuts the connection, the body by
+shrinking each read's timeout). A run that stops early (Ctrl-C, SIGTERM) does not wait for running
 downloads: they see the abort at their next chunk and remove their temporary files.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -31,6 +33,8 @@ import requests
 import urllib3
 from PIL import Image, UnidentifiedImageError
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from db.types import DownloadStatus
 
@@ -145,11 +149,12 @@ class Downloader:
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "image/avif,image/webp,image/*,*/*;q=0.8"})
         self.session.max_redirects = limits.max_redirects
-        adapter = HTTPAdapter(pool_connections=64, pool_maxsize=max(concurrency, 4), max_retries=0)
+        adapter = _DeadlineAdapter(pool_connections=64, pool_maxsize=max(concurrency, 4), max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._slots_lock = threading.Lock()
+        self._too_slow = f"not complete after {limits.total_timeout:g} s"
 
     def close(self) -> None:
         self.session.close()
@@ -185,7 +190,12 @@ class Downloader:
         with self._slot(urlsplit(url).netloc):
             # The clock starts once a slot is ours: waiting behind the same host's other images is
             # the per-host limit's doing, not this image's.
-            return self._fetch_with_retries(url, time.monotonic() + self.limits.total_timeout, abort)
+            deadline = time.monotonic() + self.limits.total_timeout
+            _headers_deadline.at = deadline
+            try:
+                return self._fetch_with_retries(url, deadline, abort)
+            finally:
+                _headers_deadline.at = None
 
     def _slot(self, host: str) -> threading.BoundedSemaphore:
         with self._slots_lock:
@@ -195,22 +205,20 @@ class Downloader:
 
     def _fetch_with_retries(self, url: str, deadline: float, abort: threading.Event) -> Fetched:
         lim = self.limits
-        too_slow = f"not complete after {lim.total_timeout:g} s"
         for attempt in range(lim.retries + 1):
             if abort.is_set():
                 raise _Aborted()
             left = deadline - time.monotonic()
             if left <= 0:
-                return Fetched(url, DownloadStatus.TIMEOUT, detail=too_slow)
+                return Fetched(url, DownloadStatus.TIMEOUT, detail=self._too_slow)
             try:
                 resp = self.session.get(url, stream=True, timeout=(min(lim.connect_timeout, left),
                                                                    min(lim.read_timeout, left)))
-            except requests.TooManyRedirects:
-                return Fetched(url, DownloadStatus.NETWORK_ERROR, detail=f"more than {lim.max_redirects} redirects")
-            except requests.Timeout:
-                return Fetched(url, DownloadStatus.TIMEOUT, detail="no answer in time")
             except requests.RequestException as exc:
-                return Fetched(url, DownloadStatus.NETWORK_ERROR, detail=type(exc).__name__)
+                return self._no_response(url, exc, deadline)
+            if time.monotonic() >= deadline:  # headers cut at the deadline (or just too late)
+                resp.close()
+                return Fetched(url, DownloadStatus.TIMEOUT, detail=self._too_slow)
             with resp:
                 code, ctype = resp.status_code, resp.headers.get("Content-Type")
                 if code in RETRY_CODES and attempt < lim.retries:
@@ -228,6 +236,15 @@ class Downloader:
                     return Fetched(url, DownloadStatus.HTTP_ERROR, code, ctype, f"HTTP {code}")
                 return self._stream(url, resp, deadline, abort)
         raise AssertionError("unreachable: the last attempt always returns")
+
+    def _no_response(self, url: str, exc: requests.RequestException, deadline: float) -> Fetched:
+        if time.monotonic() >= deadline:  # cut by the headers' deadline timer
+            return Fetched(url, DownloadStatus.TIMEOUT, detail=self._too_slow)
+        if isinstance(exc, requests.TooManyRedirects):
+            return Fetched(url, DownloadStatus.NETWORK_ERROR, detail=f"more than {self.limits.max_redirects} redirects")
+        if isinstance(exc, requests.Timeout):
+            return Fetched(url, DownloadStatus.TIMEOUT, detail="no answer in time")
+        return Fetched(url, DownloadStatus.NETWORK_ERROR, detail=type(exc).__name__)
 
     def _stream(self, url: str, resp: requests.Response, deadline: float, abort: threading.Event) -> Fetched:
         lim, code, ctype = self.limits, resp.status_code, resp.headers.get("Content-Type")
@@ -251,7 +268,7 @@ class Downloader:
                     if size > lim.max_bytes:
                         raise _Reject(DownloadStatus.TOO_LARGE, f"body over {lim.max_bytes} bytes")
                     if time.monotonic() > deadline:
-                        raise _Reject(DownloadStatus.TIMEOUT, f"not complete after {lim.total_timeout:g} s")
+                        raise _Reject(DownloadStatus.TIMEOUT, self._too_slow)
                     digest.update(chunk)
                     f.write(chunk)
             if size == 0:
@@ -271,6 +288,49 @@ class Downloader:
             raise
         return Fetched(url, DownloadStatus.OK, code, ctype, None, tmp, digest.hexdigest(), width, height, fmt,
                        datetime.now(timezone.utc))
+
+
+_headers_deadline = threading.local()  # .at: the deadline of the image this thread is fetching
+
+
+def _cut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read, which then sees the end of the stream
+    except OSError:
+        pass  # already closed
+
+
+class _HeadersDeadline:
+    """Cuts the connection when the image's deadline passes while its response headers are still
+    arriving: http.client reads them in a loop we cannot enter, and a server trickling them a byte at
+    a time stays inside every read timeout. The timer lives only while this thread owns the
+    connection, so it can never cut a pooled connection another download is using."""
+
+    def getresponse(self, *args, **kwargs):
+        deadline = getattr(_headers_deadline, "at", None)
+        if deadline is None or self.sock is None:
+            return super().getresponse(*args, **kwargs)
+        timer = threading.Timer(max(deadline - time.monotonic(), 0.0), _cut, (self.sock,))
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse(*args, **kwargs)
+        finally:
+            timer.cancel()
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = type("_HTTPConnection", (_HeadersDeadline, HTTPConnection), {})
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = type("_HTTPSConnection", (_HeadersDeadline, HTTPSConnection), {})
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 def _read_timeout_until(resp: requests.Response, deadline: float) -> None:
