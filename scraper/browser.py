@@ -1,11 +1,14 @@
-"""Start Chromium through Selenium 4, the same way on a laptop, in CI and in tests.
+"""Start Chromium or Chrome through Selenium 4, the same way on a laptop, in CI and in tests.
 
-The driver and browser binaries default to Debian's packages and can be overridden with
-SE_CHROMEDRIVER and FACECAT_CHROMIUM. Set SE_OFFLINE=true to keep Selenium Manager off the network.
+The browser is FACECAT_CHROMIUM if set, else the first Chromium or Chrome found (Debian's
+/usr/bin/chromium first). The driver is SE_CHROMEDRIVER if set, else a chromedriver on PATH, else
+Selenium Manager finds one (it may download it; SE_OFFLINE=true keeps it off the network).
 """
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -20,16 +23,47 @@ ARGS = (
     "--window-size=1280,1000",
     "--lang=en-US",
 )
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+BROWSER_PATHS = (
+    "/usr/bin/chromium",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+)
+
+
+class BrowserNotFound(RuntimeError):
+    pass
+
+
+def find_browser() -> str:
+    """The Chromium or Chrome binary to drive."""
+    if chosen := os.environ.get("FACECAT_CHROMIUM"):
+        if not (shutil.which(chosen) or Path(chosen).is_file()):
+            raise BrowserNotFound(f"FACECAT_CHROMIUM={chosen} is not a browser binary")
+        return chosen
+    for found in [*(shutil.which(n) for n in BROWSER_NAMES), *BROWSER_PATHS]:
+        if found and Path(found).is_file():
+            return found
+    raise BrowserNotFound(
+        "no Chromium or Chrome found: install one (Debian: apt install chromium chromium-driver) "
+        "or point FACECAT_CHROMIUM at its binary"
+    )
+
+
+def driver_service() -> Service:
+    """SE_CHROMEDRIVER, else chromedriver on PATH, else Selenium Manager's choice."""
+    path = os.environ.get("SE_CHROMEDRIVER") or shutil.which("chromedriver")
+    return Service(path) if path else Service()
 
 
 def start_browser(headful: bool = False, page_load_timeout: float = 30) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
-    options.binary_location = os.environ.get("FACECAT_CHROMIUM", "/usr/bin/chromium")
+    options.binary_location = find_browser()
     if not headful:
         options.add_argument("--headless=new")
     for arg in ARGS:
         options.add_argument(arg)
-    service = Service(os.environ.get("SE_CHROMEDRIVER", "/usr/bin/chromedriver"))
-    driver = webdriver.Chrome(service=service, options=options)
+    driver = webdriver.Chrome(service=driver_service(), options=options)
     driver.set_page_load_timeout(page_load_timeout)
     return driver

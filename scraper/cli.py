@@ -15,7 +15,7 @@ from selenium.common.exceptions import WebDriverException
 from db.catalog import DEFAULT_CLASSES
 from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
 
-from scraper.browser import start_browser
+from scraper.browser import BrowserNotFound, start_browser
 from scraper.collect import Collected, Pace, collect
 from scraper.download import USER_AGENT, Downloader, Limits, clean_temp_dir
 from scraper.engines import ENGINES, get_engine
@@ -66,6 +66,8 @@ class _Browser:
             except WebDriverException as exc:
                 first = (exc.msg or str(exc)).strip().splitlines()[0]
                 raise UserError(f"cannot start Chromium through Selenium: {first}") from None
+            except BrowserNotFound as exc:
+                raise UserError(str(exc)) from None
         return self.driver
 
     def quit(self) -> None:

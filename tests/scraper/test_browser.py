@@ -1,0 +1,70 @@
+"""Finding the browser and its driver on machines laid out differently from Debian's."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from db import open_catalog
+from scraper import browser
+from scraper.browser import BrowserNotFound, driver_service, find_browser
+
+SCRAPE = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "scrape")
+
+
+def fake_program(folder: Path, name: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def bare_machine(monkeypatch, tmp_path):
+    """No browser in the usual install places, PATH is one empty folder, no overrides."""
+    monkeypatch.setattr(browser, "BROWSER_PATHS", ())
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.delenv("FACECAT_CHROMIUM", raising=False)
+    monkeypatch.delenv("SE_CHROMEDRIVER", raising=False)
+    return tmp_path / "bin"
+
+
+def test_chrome_on_path_is_found_when_there_is_no_chromium(bare_machine):
+    chrome = fake_program(bare_machine, "google-chrome")
+    assert find_browser() == str(chrome)
+    chromium = fake_program(bare_machine, "chromium")
+    assert find_browser() == str(chromium)  # Chromium first when both are there
+
+
+def test_no_browser_anywhere_says_how_to_get_one(bare_machine):
+    with pytest.raises(BrowserNotFound, match="apt install chromium chromium-driver.*FACECAT_CHROMIUM"):
+        find_browser()
+
+
+def test_facecat_chromium_wins_and_a_wrong_one_is_named(bare_machine, monkeypatch):
+    fake_program(bare_machine, "chromium")
+    mine = fake_program(bare_machine.parent / "opt", "my-chrome")
+    monkeypatch.setenv("FACECAT_CHROMIUM", str(mine))
+    assert find_browser() == str(mine)
+    monkeypatch.setenv("FACECAT_CHROMIUM", str(bare_machine / "nope"))
+    with pytest.raises(BrowserNotFound, match="FACECAT_CHROMIUM=.*nope is not a browser binary"):
+        find_browser()
+
+
+def test_the_driver_comes_from_se_chromedriver_then_path_then_selenium_manager(bare_machine, monkeypatch):
+    assert not driver_service().path  # Selenium Manager will look for one
+    on_path = fake_program(bare_machine, "chromedriver")
+    assert driver_service().path == str(on_path)
+    monkeypatch.setenv("SE_CHROMEDRIVER", "/opt/driver/chromedriver")
+    assert driver_service().path == "/opt/driver/chromedriver"
+
+
+def test_scrape_without_a_browser_is_one_line_and_exit_1(tmp_path):
+    open_catalog(tmp_path / "cat", create=True).close()
+    env = {"PATH": "/usr/bin:/bin", "SE_OFFLINE": "true", "FACECAT_CHROMIUM": str(tmp_path / "no-such-browser")}
+    r = subprocess.run([SCRAPE, "angry face", "--catalog", str(tmp_path / "cat")], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [f"error: FACECAT_CHROMIUM={tmp_path / 'no-such-browser'} is not a browser binary"]
