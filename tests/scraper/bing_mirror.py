@@ -7,24 +7,15 @@ from __future__ import annotations
 
 import html
 import json
-import time
-from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from tests.scraper.servers import Handler, make_image
+from tests.scraper.image_mirror import Entry, ImageSite
+from tests.scraper.servers import Handler
+
+__all__ = ["BingMirror", "Entry"]
 
 BATCH = 12
 SCROLL_BATCHES = 2  # batches that scrolling loads before "See more images" must be pressed
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One search result and how its full-size URL behaves."""
-
-    name: str
-    kind: str = "ok"  # ok | slow | dead | html | dup (same bytes as `of`)
-    of: str | None = None
-    fmt: str = "JPEG"
 
 
 PAGE = """<!DOCTYPE html><html><head><title>{q} - Bing images</title>
@@ -62,19 +53,7 @@ more.querySelector('a').onclick = () => {{
 </script></body></html>"""
 
 
-class BingMirror:
-    def __init__(self, entries: list[Entry], slow_seconds: float = 0.4):
-        self.entries = entries
-        self.slow_seconds = slow_seconds
-        self.bytes = {e.name: make_image(i + 1, e.fmt) for i, e in enumerate(entries) if e.kind in ("ok", "slow")}
-        self.base = ""  # set once the server runs: murl values are absolute, as on the real site
-
-    def expected_images(self) -> set[bytes]:
-        return set(self.bytes.values())
-
-    def full_url(self, e: Entry) -> str:
-        return f"{self.base}/img/{e.name}.{'jpg' if e.fmt == 'JPEG' else e.fmt.lower()}"
-
+class BingMirror(ImageSite):
     def _async_url(self, q: str, first: int) -> str:
         return "/images/async?" + urlencode({"q": q, "first": first, "count": BATCH, "mmasync": 1})
 
@@ -101,21 +80,5 @@ class BingMirror:
             h.send(200, self._fragment(p.get("q", ""), int(p.get("first", 1)), int(p.get("count", BATCH))).encode())
         elif route == "/clicked-more":  # lets a test see that the button was pressed
             h.send(200)
-        elif route.startswith("/th/"):
-            h.send(200, make_image(999, size=(24, 18)), "image/jpeg")
-        elif route.startswith("/img/"):
-            self._full(h, route.removeprefix("/img/").rsplit(".", 1)[0])
-        else:
+        elif not self.serve_image(h):
             h.send(404, b"not found")
-
-    def _full(self, h: Handler, name: str) -> None:
-        e = next((e for e in self.entries if e.name == name), None)
-        if e is None or e.kind == "dead":
-            h.send(404, b"gone")
-        elif e.kind == "html":
-            h.send(200, b"<html><body>Hotlinking not allowed</body></html>", "image/jpeg")
-        else:
-            if e.kind == "slow":
-                time.sleep(self.slow_seconds)
-            data = self.bytes[e.of if e.kind == "dup" else e.name]
-            h.send(200, data, "image/" + ("jpeg" if e.fmt == "JPEG" else e.fmt.lower()))
