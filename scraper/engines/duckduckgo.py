@@ -1,21 +1,33 @@
-"""DuckDuckGo Images (unproven on the live site: written from its known markup, tested on small pages).
+"""DuckDuckGo Images (checked against maintained references, not against the live site: no internet here).
 
-The result page loads its images from a JSON endpoint, `/i.js?o=json&q=...&vqd=TOKEN`, whose
-`results` hold `image` (full size), `thumbnail`, `url` (the page) and `title`, and whose `next` is the
-following page. The token `vqd` is in the search page. Older tile markup (`div.tile--img[data-id]`,
-data-id = the full-size URL) is read too.
+The search page `/?q=...&iax=images&ia=images` carries a per-query token in its scripts, `vqd="..."`
+(older pages: `vqd='...'` or `vqd=...&`). The page's own script loads the images as JSON from
+`/i.js?l=us-en&o=json&q=...&vqd=TOKEN&f=,,,,,&p=1`: `results` hold `image` (full size), `thumbnail`,
+`url` (the page), `title`, `width`, `height`, `source`; `next` (e.g. `i.js?q=...&o=json&p=1&s=100&
+u=bing&f=,,,,,&l=us-en`) says where the next page starts, and is absent on the last one. Following
+the references, only its `s` (offset) is taken: the request keeps this page's parameters, vqd
+included. DuckDuckGo shows no consent page and no "show more" button (it loads while scrolling).
+Both steps work without JavaScript, so `--no-browser` can use them.
+
+References (read 2025, via the public code index):
+- searxng/searxng searx/engines/duckduckgo_extra.py (images: vqd from `vqd="` in
+  `https://duckduckgo.com/?q=...&iar=images`, then `/i.js?o=json&q=&u=bing&l=&bpia=1&vqd=&a=h_&ct=`,
+  `s` = (page - 1) * 100, result fields image/thumbnail/url/title/width/height/source) and the
+  older searx/engines/duckduckgo_images.py (`/i.js?q=&s=&p=&o=json&vqd=`);
+- deedy5/duckduckgo_search (v5-v7 `images()` and utils `_extract_vqd`: vqd from `vqd="`, `vqd=...&`
+  or `vqd='`; params l/o/q/vqd/f/p; paging by `s` read from `next`).
 """
 from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlencode, urljoin
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
 from scraper.engines.base import Engine, Result
 
-_VQD = re.compile(r"""vqd\s*[=:]\s*["']?([\d-]+)""")
+_VQD = re.compile(r"""vqd=(?:"([^"]+)"|'([^']+)'|([\w-]+)&)""")
 
 
 def _json_body(html: str) -> dict | None:
@@ -35,40 +47,34 @@ def _json_body(html: str) -> dict | None:
 class DuckDuckGo(Engine):
     name = "duckduckgo"
     site = "https://duckduckgo.com"
-    result_css = "div.tile--img, figure"
-    consent_css = ()  # DuckDuckGo shows no consent page
-    more_css = ()  # results load while scrolling; i.js pages go on where scrolling stops
+    result_css = "div.tile--img, figure"  # only counts what scrolling loads; links come from i.js
+    needs_browser = False
 
     def search_path(self, query: str) -> str:
         return "/?" + urlencode({"q": query, "iax": "images", "ia": "images"})
 
     def parse(self, html: str, page_url: str) -> list[Result]:
         data = _json_body(html)
-        if data is not None:
-            return [
-                Result(url=r["image"], page_url=r.get("url"), title=r.get("title"), thumbnail_url=r.get("thumbnail"))
-                for r in data.get("results", []) if r.get("image")
-            ]
-        soup = BeautifulSoup(html, "html.parser")
-        results = []
-        for tile in soup.select("div.tile--img[data-id]"):
-            link = tile.select_one("a.tile--img__sub[href]")
-            img = tile.select_one("img")
-            results.append(Result(
-                url=urljoin(page_url, tile["data-id"]),
-                page_url=link["href"] if link else None,
-                title=(img.get("alt") or None) if img else None,
-                thumbnail_url=urljoin(page_url, img["src"]) if img and img.get("src") else None,
-            ))
-        return results
+        if data is None:
+            return []  # the search page: its tiles show thumbnails; i.js has the full-size links
+        return [
+            Result(url=r["image"], page_url=r.get("url") or None, title=r.get("title") or None,
+                   thumbnail_url=r.get("thumbnail") or None)
+            for r in data.get("results", []) if isinstance(r, dict) and r.get("image")
+        ]
 
     def next_pages(self, html: str, page_url: str) -> list[str]:
         data = _json_body(html)
-        if data is not None:
-            return [urljoin(page_url, "/" + data["next"].lstrip("/"))] if data.get("next") else []
+        if data is not None:  # an i.js page: the same request from the offset `next` names
+            offset = parse_qs(urlsplit(str(data.get("next") or "")).query).get("s")
+            if not offset:
+                return []
+            params = {k: v[0] for k, v in parse_qs(urlsplit(page_url).query, keep_blank_values=True).items()}
+            return [urljoin(page_url, "/i.js?" + urlencode({**params, "s": offset[0]}))]
         token = _VQD.search(html)
-        if not token:
+        query = parse_qs(urlsplit(page_url).query).get("q")
+        if not token or not query:
             return []
-        query = re.search(r"[?&]q=([^&]*)", page_url)
-        params = {"l": "us-en", "o": "json", "vqd": token.group(1), "f": ",,,,", "p": "1"}
-        return [urljoin(page_url, "/i.js?q=" + (query.group(1) if query else "") + "&" + urlencode(params))]
+        vqd = next(g for g in token.groups() if g)
+        params = {"l": "us-en", "o": "json", "q": query[0], "vqd": vqd, "f": ",,,,,", "p": "1"}
+        return [urljoin(page_url, "/i.js?" + urlencode(params))]
