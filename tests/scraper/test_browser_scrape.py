@@ -1,4 +1,5 @@
-"""Real headless Chromium, through Selenium, scraping a local Bing look-alike with `scrape`."""
+"""Real headless Chromium, through Selenium, scraping local Bing, Google and DuckDuckGo look-alikes
+with `scrape`."""
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +18,8 @@ from selenium.common.exceptions import WebDriverException
 from db import open_catalog
 from scraper.cli import main
 from tests.scraper.bing_mirror import BingMirror, Entry
+from tests.scraper.duckduckgo_mirror import DuckDuckGoMirror, vqd_for
+from tests.scraper.google_mirror import GoogleMirror
 from tests.scraper.servers import wait_for
 from tests.scraper.test_cli import SCRAPE, assert_store_is_sound
 
@@ -253,3 +256,72 @@ def test_sigterm_stops_chromium_and_chromedriver_and_leaves_a_sound_catalog(serv
         s = c.stats()
         assert s["images"] == s["by_download"].get("ok", 0) < len(entries)
         assert not list(c.blobs.temp_dir().glob("*.part"))  # downloads in flight were removed
+
+
+def dry_run(engine: str, server_url: str, tmp_path: Path, *extra: str) -> list[dict]:
+    r = scrape("angry face", "--engine", engine, "--base-url", server_url, "--dry-run", "--json",
+               "--catalog", str(tmp_path / "nothing-here"), *extra)
+    assert r.exit_code == 0, r.output
+    [q] = json.loads(r.stdout)["queries"]
+    return q["results"]
+
+
+def test_chromium_passes_googles_consent_page_presses_show_more_and_reads_full_size_urls(serve, tmp_path):
+    entries = [Entry(f"g{i:02d}") for i in range(60)]
+    site = GoogleMirror(entries)
+    server = site.start(serve)
+    results = dry_run("google", server.url, tmp_path)
+    assert results == [{"rank": i + 1, "url": site.full_url(e), "page_url": site.page_url(i, e), "title": site.title(i, e)}
+                       for i, e in enumerate(entries)]
+    assert results[0]["url"] == f"{server.url}/img/g00.jpg?w=1200&id=g00"  # unescaped, not a gstatic thumbnail
+    # The search page sent Chromium to the consent page; "Accept all" (set_eom=false) was posted.
+    assert server.hits[:2] == ["/search?q=angry+face&tbm=isch&hl=en", server.hits[1]]
+    assert server.hits[1].startswith("/m?continue=")
+    [saved] = [h for h in server.hits if h.startswith("POST /save")]
+    assert "set_eom=false" in saved
+    batches = [h.rsplit("ijn:", 1)[1] for h in server.hits if "async=" in h]
+    assert batches == ["2", "3", "4", "5"]
+    clicks = [i for i, h in enumerate(server.hits) if h == "/clicked-more"]
+    asked = {h.rsplit("ijn:", 1)[1]: i for i, h in enumerate(server.hits) if "async=" in h}
+    assert len(clicks) == 2 and asked["2"] < clicks[0] < asked["3"] and asked["4"] < clicks[1] < asked["5"]
+
+
+def test_chromium_stores_googles_full_size_images_with_page_and_title(serve, tmp_path):
+    entries = [Entry(f"g{i:02d}") for i in range(8)] + [Entry("gone", "dead"), Entry("page", "html")]
+    site = GoogleMirror(entries)
+    server = site.start(serve)
+    cat_dir = tmp_path / "cat"
+    open_catalog(cat_dir, create=True).close()
+    r = scrape("happy face", "--engine", "google", "--base-url", server.url, "--catalog", str(cat_dir), "--json")
+    assert r.exit_code == 0, r.output
+    [q] = json.loads(r.stdout)["queries"]
+    assert q["outcomes"] == {"http_error": 1, "not_image": 1, "ok": 8}
+    with open_catalog(cat_dir) as cat:
+        assert {cat.blobs.read(im.blob_path) for im in cat.images_to_extract(redo=True)} == site.expected_images()
+    with sqlite3.connect(cat_dir / "catalog.sqlite") as db:
+        row = db.execute("SELECT url, page_url, title, rank FROM images WHERE url LIKE '%/g03.jpg%'").fetchone()
+    assert row == (site.full_url(entries[3]), site.page_url(3, entries[3]), site.title(3, entries[3]), 4)
+
+
+def test_chromium_reads_duckduckgos_i_js_pages_in_order(serve, tmp_path):
+    entries = [Entry(f"d{i:02d}") for i in range(25)]
+    site = DuckDuckGoMirror(entries)
+    server = site.start(serve)
+    results = dry_run("duckduckgo", server.url, tmp_path)
+    assert results == [{"rank": i + 1, "url": site.full_url(e), "page_url": site.page_url(e), "title": site.title(i, e)}
+                       for i, e in enumerate(entries)]
+    assert server.hits[0] == "/?q=angry+face&iax=images&ia=images"
+    vqd = vqd_for("angry face")
+    first = f"/i.js?l=us-en&o=json&q=angry+face&vqd={vqd}&f=%2C%2C%2C%2C%2C&p=1"
+    # The adapter's own requests (the page's script asks with ',' unescaped): the token, then `next`'s offsets.
+    assert [h for h in server.hits if h.startswith("/i.js") and "%2C" in h] == [first, first + "&s=10", first + "&s=20"]
+
+
+def test_duckduckgo_without_a_browser_gives_the_same_links(serve, tmp_path):
+    entries = [Entry(f"d{i:02d}") for i in range(25)]
+    site = DuckDuckGoMirror(entries)
+    server = site.start(serve)
+    assert dry_run("duckduckgo", server.url, tmp_path, "--no-browser", "--limit", "15") == [
+        {"rank": i + 1, "url": site.full_url(e), "page_url": site.page_url(e), "title": site.title(i, e)}
+        for i, e in enumerate(entries[:15])]
+    assert len([h for h in server.hits if h.startswith("/i.js")]) == 2  # stopped at the limit

@@ -81,39 +81,77 @@ def test_base_url_changes_only_scheme_host_and_port():
     assert rebase("https://duckduckgo.com/i.js?q=x&p=2", "http://localhost:9") == "http://localhost:9/i.js?q=x&p=2"
 
 
-GOOGLE_PAGE = r"""<html><body>
-<div data-lpage="https://site-a.example/page"><img src="data:image/gif;base64,R0lGOD"></div>
-<div data-lpage="https://site-b.example/p?x=1"><img src="data:image/gif;base64,R0lGOD"></div>
-<script nonce="x">AF_initDataCallback({key: 'ds:1', data:[null,[["GRID_STATE0",null,[[1,[0,"id1",
-["https://encrypted-tbn0.gstatic.com/images?q\u003dtbn:ANd9GcQ",194,259],
-["https://site-a.example/full/angry.jpg",1200,1600],null,0,"rgb(1,2,3)"]],
-[1,[0,"id2",["https://encrypted-tbn0.gstatic.com/images?q\u003dtbn:XYZ",183,275],
-["https://cdn.site-b.example/img?id\u003d7\u0026size\u003dlarge",800,1200]]]]]]});</script>
+# The layout of Google's per-image script records, as several maintained scrapers read it (see
+# scraper/engines/google.py): [0,DOCID,[thumbnail,h,w],[full size,h,w],null,0,"rgb(..)",null,0,
+# {"2000":[null,host,size],"2001":[...],"2003":[null,TOKEN,page,title,...]}] (e.g. the sohu.com example in a
+# 2024 GoogleImageSearchTool, the `docid_ABC123` fixture of an app/scraper test suite, icrawler forks'
+# n[3] / n[25]["2003"]). Tiles: div[data-lpage] / div[data-ri] (chocolateboy's Google DWIMages 3.0.1).
+GOOGLE_PAGE = r"""<html><body><div id="islrg"><div class="islrc">
+<div jsname="dTDiAc" data-ri="0" data-docid="LJNe5BB21_y0_M" data-lpage="https://www.sohu.com/a/765546267_121922110">
+  <a><img src="data:image/gif;base64,R0lGOD" alt="Cats"></a></div>
+<div jsname="dTDiAc" data-ri="1" data-docid="nope" data-lpage="https://site-b.example/p?x=1">
+  <a href="/imgres?imgurl=https%3A%2F%2Fcdn.site-b.example%2Fb.png&amp;imgrefurl=https%3A%2F%2Fsite-b.example%2Fp%3Fx%3D1&amp;docid=nope">
+  <img src="data:image/gif;base64,R0lGOD" alt="B title"></a></div>
+<div jsname="dTDiAc" data-ri="2" data-docid="unknown" data-lpage="https://site-c.example/"><a><img alt="C"></a></div>
+</div></div>
+<script nonce="x">AF_initDataCallback({key: 'ds:1', hash: '2', data:[null,[[
+[1,[0,"LJNe5BB21_y0_M",["https://encrypted-tbn0.gstatic.com/images?q\u003dtbn:ANd9GcQaMCnoCBL3\u0026s",236,213],
+["https://q5.itc.cn/images01/20240320/e2c7f95da03249c8afee7ca94a017404.jpeg",1196,1080],null,0,"rgb(152,114,82)",null,0,
+{"2000":[null,"www.sohu.com","68KB"],"2001":[null,null,null,3,9,null,9],"2003":[null,"LJNe5BB21_y0_M",
+"https://www.sohu.com/a/765546267_121922110","\u76d8\u70b9 cats \u0026 more",null,0]}]],
+[1,[0,"later1",["https://encrypted-tbn0.gstatic.com/images?q\u003dtbn:XYZ",183,275],
+["https://cdn.site-d.example/img?id\u003d7\u0026size\u003dlarge",800,1200],null,1,"rgb(1,2,3)",null,0,
+{"2000":[null,"site-d.example","1MB"],"2003":[null,"t2","https://site-d.example/d","D"]}]],
+[7,[null,"related searches"]]]]], sideChannel: {}});</script>
 </body></html>"""
 
 
-def test_google_reads_full_size_urls_from_script_data_and_skips_thumbnails():
-    results = get_engine("google").parse(GOOGLE_PAGE, "https://www.google.com/search?q=x&tbm=isch")
-    assert [r.url for r in results] == ["https://site-a.example/full/angry.jpg", "https://cdn.site-b.example/img?id=7&size=large"]
-    assert [r.page_url for r in results] == ["https://site-a.example/page", "https://site-b.example/p?x=1"]
+def test_google_joins_tiles_to_script_records_and_reads_imgres_links():
+    results = get_engine("google").parse(GOOGLE_PAGE, "https://www.google.com/search?q=cats&tbm=isch&hl=en")
+    assert [(r.url, r.page_url, r.title) for r in results] == [
+        ("https://q5.itc.cn/images01/20240320/e2c7f95da03249c8afee7ca94a017404.jpeg",
+         "https://www.sohu.com/a/765546267_121922110", "\u76d8\u70b9 cats & more"),
+        ("https://cdn.site-b.example/b.png", "https://site-b.example/p?x=1", "B title"),  # from its /imgres link
+        ("https://cdn.site-d.example/img?id=7&size=large", "https://site-d.example/d", "D"),  # a record not shown yet
+    ]
+    assert results[0].thumbnail_url == "https://encrypted-tbn0.gstatic.com/images?q=tbn:ANd9GcQaMCnoCBL3&s"
+    assert get_engine("google").parse("<html><body><div data-ri='0'><a><img></a></div></body></html>", "https://g/") == []
 
 
-def test_duckduckgo_pages_through_its_json_results():
+def test_google_search_url_and_controls():
+    google = get_engine("google")
+    assert google.search_url("angry face") == "https://www.google.com/search?q=angry+face&tbm=isch&hl=en"
+    assert "button#L2AGLb" in google.consent_css and "input.mye4qd" in google.more_css
+
+
+# The first i.js request as searxng's duckduckgo_extra.py and deedy5's duckduckgo_search build it
+# (vqd from the search page's `vqd="..."`, `vqd=...&` or `vqd='...'`), a JSON page with their field
+# names, and paging by the offset `s` read from `next`, keeping the other parameters (vqd too).
+def test_duckduckgo_reads_the_token_then_pages_through_i_js():
     ddg = get_engine("duckduckgo")
     search = "https://duckduckgo.com/?q=fearful+face&iax=images&ia=images"
-    page = """<html><script>DDG.deep.initialize('/d.js?q=fearful+face&vqd=4-12345678901234567890',1);
-    var vqd="4-12345678901234567890";</script><body><div class="tile--img" data-id="https://a.example/1.jpg">
-    <a class="tile--img__sub" href="https://a.example/page1"></a><img src="//external-content.duckduckgo.com/iu/?u=t1" alt="One"></div></body></html>"""
-    first = ddg.parse(page, search)
-    assert [(r.url, r.page_url, r.title) for r in first] == [("https://a.example/1.jpg", "https://a.example/page1", "One")]
-    [json_url] = ddg.next_pages(page, search)
-    assert json_url.startswith("https://duckduckgo.com/i.js?q=fearful+face&") and "vqd=4-12345678901234567890" in json_url
-    body = json.dumps({"results": [{"image": "https://b.example/2.png", "thumbnail": "https://t/2", "url": "https://b.example/",
-                                    "title": "Two"}], "next": "i.js?q=fearful+face&o=json&p=2&s=100"})
-    shown_by_browser = f"<html><body><pre>{html.escape(body)}</pre></body></html>"
+    assert ddg.search_url("fearful face") == search
+    for page in ('<script>var vqd="4-3315859591543578"; DDG.page = 1;</script>',
+                 "<script>DDG.deep.initialize('/d.js?q=fearful+face&vqd=4-3315859591543578&p_ent=');</script>",
+                 "<script>vqd='4-3315859591543578';</script>"):
+        assert ddg.parse(page, search) == []  # thumbnails only: the links come from i.js
+        assert ddg.next_pages(page, search) == [
+            "https://duckduckgo.com/i.js?l=us-en&o=json&q=fearful+face&vqd=4-3315859591543578&f=%2C%2C%2C%2C%2C&p=1"]
+    assert ddg.next_pages("<html>no token</html>", search) == []
+    first = "https://duckduckgo.com/i.js?l=us-en&o=json&q=fearful+face&vqd=4-3315859591543578&f=%2C%2C%2C%2C%2C&p=1"
+    body = json.dumps({"query": "fearful face", "response_type": "images", "results": [
+        {"height": 800, "width": 600, "image": "https://b.example/2.png?x=1&y=2", "thumbnail": "https://tse1.mm.bing.net/th?id=OIP.2",
+         "url": "https://b.example/page", "title": "Two", "source": "Bing", "image_token": "abc"},
+        {"height": 1, "width": 1, "image": "", "thumbnail": "t", "url": "u", "title": "no image", "source": "Bing"}],
+        "next": "i.js?q=fearful+face&o=json&p=1&s=100&u=bing&f=,,,,,&l=us-en", "vqd": {"fearful face": "4-3315859591543578"}})
+    shown_by_browser = f"<html><head></head><body><pre>{html.escape(body)}</pre></body></html>"
     for raw in (body, shown_by_browser):
-        assert [r.url for r in ddg.parse(raw, json_url)] == ["https://b.example/2.png"]
-        assert ddg.next_pages(raw, json_url) == ["https://duckduckgo.com/i.js?q=fearful+face&o=json&p=2&s=100"]
+        [r] = ddg.parse(raw, first)
+        assert (r.url, r.page_url, r.title, r.thumbnail_url) == (
+            "https://b.example/2.png?x=1&y=2", "https://b.example/page", "Two", "https://tse1.mm.bing.net/th?id=OIP.2")
+        assert ddg.next_pages(raw, first) == [first + "&s=100"]
+    last = json.dumps({"results": [{"image": "https://c.example/3.jpg"}]})  # no `next`: the last page
+    assert ddg.next_pages(last, first + "&s=100") == []
 
 
 def test_gallery_page_prefers_the_full_size_link_over_its_thumbnail(serve):
