@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from selenium import webdriver
@@ -52,18 +54,56 @@ def find_browser() -> str:
 
 
 def driver_service() -> Service:
-    """SE_CHROMEDRIVER, else chromedriver on PATH, else Selenium Manager's choice."""
+    """SE_CHROMEDRIVER, else chromedriver on PATH, else Selenium Manager's choice. On POSIX the
+    driver and its browser get a process group of their own (see _Reaper)."""
     path = os.environ.get("SE_CHROMEDRIVER") or shutil.which("chromedriver")
-    return Service(path) if path else Service()
+    popen_kw = {"start_new_session": True} if os.name == "posix" else {}
+    return Service(path, popen_kw=popen_kw) if path else Service(popen_kw=popen_kw)
 
 
-def start_browser(headful: bool = False, page_load_timeout: float = 30) -> webdriver.Chrome:
+class _Reaper:
+    """Kills the browser's process group once this process ends, however it ends (kill -9 too): a
+    small process waits for the end of a pipe only this process holds. A normal quit closes the pipe
+    itself. In a session of its own, so a Ctrl-C at the terminal does not stop it before its work."""
+
+    SCRIPT = (
+        "import os, signal, sys\n"
+        "sys.stdin.buffer.read()\n"
+        "try:\n    os.killpg(int(sys.argv[1]), signal.SIGKILL)\n"
+        "except ProcessLookupError:\n    pass\n"
+    )
+
+    def __init__(self, process_group: int):
+        self.proc = subprocess.Popen([sys.executable, "-c", self.SCRIPT, str(process_group)],
+                                     stdin=subprocess.PIPE, start_new_session=True)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+class Chrome(webdriver.Chrome):
+    """A Chrome session whose browser processes never outlive this process."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._reaper = _Reaper(self.service.process.pid) if os.name == "posix" else None
+
+    def quit(self) -> None:
+        try:
+            super().quit()
+        finally:
+            if self._reaper is not None:
+                self._reaper.close()
+
+
+def start_browser(headful: bool = False, page_load_timeout: float = 30) -> Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = find_browser()
     if not headful:
         options.add_argument("--headless=new")
     for arg in ARGS:
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=driver_service(), options=options)
+    driver = Chrome(service=driver_service(), options=options)
     driver.set_page_load_timeout(page_load_timeout)
     return driver

@@ -1,7 +1,9 @@
 """Finding the browser and its driver on machines laid out differently from Debian's."""
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from db import open_catalog
 from scraper import browser
 from scraper.browser import BrowserNotFound, driver_service, find_browser
+from tests.scraper.servers import wait_for
 
 SCRAPE = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "scrape")
 
@@ -68,3 +71,41 @@ def test_scrape_without_a_browser_is_one_line_and_exit_1(tmp_path):
                        text=True, env=env, timeout=120)
     assert r.returncode == 1, r.stderr
     assert r.stderr.strip().splitlines() == [f"error: FACECAT_CHROMIUM={tmp_path / 'no-such-browser'} is not a browser binary"]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+START_AND_WAIT = """
+import sys, time
+from scraper.browser import start_browser
+driver = start_browser()
+driver.get("data:text/html,<p>hello</p>")
+print(driver.service.process.pid, flush=True)
+if sys.argv[1] == "quit":
+    driver.quit()
+    print("quit", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("how", ["kill -9", "quit"])
+def test_the_browser_never_outlives_the_process_that_started_it(how):
+    proc = subprocess.Popen([sys.executable, "-c", START_AND_WAIT, how.split()[0]], stdout=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parents[2], env={**os.environ, "SE_OFFLINE": "true"})
+    try:
+        group = int(proc.stdout.readline())
+        assert group_alive(group)  # chromedriver and Chromium, in a process group of their own
+        if how == "kill -9":
+            proc.kill()  # no Python cleanup runs
+        else:
+            assert proc.stdout.readline() == "quit\n"
+        wait_for(lambda: not group_alive(group), "every Chromium and chromedriver process to end", 30)
+    finally:
+        proc.kill()
+        proc.wait()
