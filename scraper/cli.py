@@ -16,7 +16,7 @@ from db.catalog import DEFAULT_CLASSES
 from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
 
 from scraper.browser import BrowserNotFound, start_browser
-from scraper.collect import Collected, Pace, collect
+from scraper.collect import ERROR_PAGE, Collected, Pace, collect, why_page_failed
 from scraper.download import USER_AGENT, Downloader, Limits, clean_temp_dir
 from scraper.engines import ENGINES, get_engine
 from scraper.labels import infer_label
@@ -105,7 +105,8 @@ def _print_report(r: QueryReport, dry_run: bool, folder: str) -> None:
         click.echo(f'[{r.engine}] "{r.query}": failed: {r.error}', err=True)
         return
     if r.found == 0:
-        click.echo(f"{head}. No results: {r.hint}. Likely causes: layout changed, consent page, captcha.", err=True)
+        causes = "" if (r.hint or "").startswith(ERROR_PAGE) else " Likely causes: layout changed, consent page, captcha."
+        click.echo(f"{head}. No results: {r.hint}.{causes}", err=True)
         if r.debug_dir:
             click.echo(f"  page saved for a bug report: {r.debug_dir}", err=True)
         return
@@ -204,8 +205,8 @@ def main(query, queries_file, engine, limit, label, concurrency, per_host, headf
                 if isinstance(exc, WebDriverException):
                     browser.quit()  # a stuck or crashed browser is not reused
                 page_url = from_page or eng.search_url(q, base_url)
-                reports.append(QueryReport(query=q, engine=kind, label=q_label, page_url=page_url,
-                                           error=(str(exc).strip().splitlines() or [type(exc).__name__])[0]))
+                error = str(exc) if isinstance(exc, PageError) else f"cannot open {page_url}: {why_page_failed(exc)}"
+                reports.append(QueryReport(query=q, engine=kind, label=q_label, page_url=page_url, error=error))
                 links[q] = []
                 if not as_json:
                     _print_report(reports[-1], dry_run, "")
@@ -245,7 +246,7 @@ def _finish(reports: list[QueryReport], links: dict, dry_run: bool, as_json: boo
         print_json(summary)
     elif not dry_run:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(totals.items())) or "nothing fetched"
-        click.echo(f"total: {len(reports)} queries, {summary['found']} found; {detail}")
+        click.echo(f"total: {len(reports)} {'query' if len(reports) == 1 else 'queries'}, {summary['found']} found; {detail}")
     failed = [r.query for r in reports if r.error]
     empty = [r.query for r in reports if r.found == 0 and not r.error]
     problems = ([f"{len(failed)} of {len(reports)} queries failed: {', '.join(failed)}"] if failed else []) + (

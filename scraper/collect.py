@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -74,7 +74,34 @@ def _scroll_and_more(driver: WebDriver, engine: Engine, limit: int | None, pace:
             return  # the page stopped growing and no "show more" brought anything
 
 
+ERROR_PAGE = "the browser showed an error page"
+UNRESOLVED = "the host name does not resolve (no internet connection, or a typo in the URL)"
+REFUSED = "connection refused (is the server running on that port?)"
+_NET_ERRORS = {
+    "ERR_NAME_NOT_RESOLVED": UNRESOLVED,
+    "ERR_INTERNET_DISCONNECTED": "no internet connection",
+    "ERR_CONNECTION_REFUSED": REFUSED,
+    "ERR_CONNECTION_TIMED_OUT": "the connection timed out",
+    "ERR_PROXY_CONNECTION_FAILED": "the proxy does not answer",
+}
+
+
+def why_page_failed(exc: WebDriverException) -> str:
+    """A browser's failure to show a page, in words a user can act on."""
+    text = (exc.msg or str(exc) or "").strip()
+    if isinstance(exc, TimeoutException):
+        return "the page did not finish loading (timed out)"
+    if net := re.search(r"net::(ERR_[A-Z_]+)", text):
+        return _NET_ERRORS.get(net.group(1), f"the browser could not load it ({net.group(1)})")
+    if re.search(r"invalid session id|not reachable|session deleted|disconnected", text):
+        return "the browser stopped (crashed or was killed)"
+    return (text.splitlines() or [type(exc).__name__])[0]
+
+
 def likely_cause(html: str) -> str:
+    if shown := re.search(r'"errorCode":\s*"(ERR_[A-Z_]+)"', html):  # Chromium's own error page
+        code = shown.group(1)
+        return f"{ERROR_PAGE}: {_NET_ERRORS.get(code, code)}"
     text = html.lower()
     if re.search(r"captcha|unusual traffic|are you a robot|verify you are human", text):
         return "a captcha was shown"

@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from bs4 import BeautifulSoup
 
-from scraper.collect import Collected, debug_folder, likely_cause
+from scraper.collect import REFUSED, UNRESOLVED, Collected, debug_folder, likely_cause
 from scraper.engines.base import Engine, Result, rebase, unique
 
 IMAGE_PATH = re.compile(r"\.(jpe?g|png|gif|webp|bmp|tiff?)$", re.IGNORECASE)
@@ -20,14 +20,29 @@ class PageError(Exception):
     """A result page could not be fetched (one line, for the command's error message)."""
 
 
-def fetch_page(session: requests.Session, url: str, timeout: float = 20) -> str:
+def fetch_page(session: requests.Session, url: str, timeout: float = 20, referer: str | None = None) -> str:
+    """A result page's HTML; referer: the page that named it, sent as a browser following it would."""
     try:
-        resp = session.get(url, timeout=timeout)
+        resp = session.get(url, timeout=timeout, headers={"Referer": referer} if referer else None)
     except requests.RequestException as exc:
-        raise PageError(f"cannot fetch {url}: {type(exc).__name__}") from None
+        raise PageError(f"cannot fetch {url}: {why_unreachable(exc, timeout)}") from None
     if resp.status_code >= 400:
         raise PageError(f"cannot fetch {url}: HTTP {resp.status_code}")
     return resp.text
+
+
+def why_unreachable(exc: requests.RequestException, timeout: float) -> str:
+    """A request's failure in words a user can act on."""
+    text = str(exc)
+    if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        return UNRESOLVED
+    if "Connection refused" in text:
+        return REFUSED
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS/SSL error"
+    return type(exc).__name__
 
 
 def _largest_src(img) -> str | None:
@@ -77,18 +92,20 @@ def collect_pages(session: requests.Session, engine: Engine, query: str, *, limi
     start = engine.search_url(query, base_url)
     first_html = fetch_page(session, start)
     results = unique(engine.parse(first_html, start))
-    queue, seen = engine.next_pages(first_html, start), {start}
+    queue = [(nxt, start) for nxt in engine.next_pages(first_html, start)]  # (page, the page naming it)
+    seen = {start}
     while queue and not (limit and len(results) >= limit):
-        page = rebase(queue.pop(0), base_url)
+        named, referer = queue.pop(0)
+        page = rebase(named, base_url)
         if page in seen:
             continue
         seen.add(page)
-        html = fetch_page(session, page)
+        html = fetch_page(session, page, referer=referer)
         more = unique(results + engine.parse(html, page))[len(results):]
         if not more:
             break
         results += more
-        queue.extend(engine.next_pages(html, page))
+        queue.extend((nxt, page) for nxt in engine.next_pages(html, page))
     if not results:
         return Collected([], start, _save_html(debug_root, f"{engine.name}-{query}", first_html), likely_cause(first_html))
     return Collected(results[:limit] if limit else results, start)

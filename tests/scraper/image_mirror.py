@@ -1,12 +1,9 @@
 """What every local search-engine look-alike shares: the results (Entry), their full-size images
-served the ways real sites serve them (ok, slow, dead, an HTML page, a copy of another), and a
-request handler that also takes form posts (consent pages post their choice)."""
+served the ways real sites serve them (ok, slow, dead, an HTML page, a copy of another)."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qs
-
 from tests.scraper.servers import Handler, LocalServer, make_image
 
 
@@ -18,23 +15,6 @@ class Entry:
     kind: str = "ok"  # ok | slow | dead | html | dup (same bytes as `of`)
     of: str | None = None
     fmt: str = "JPEG"
-
-
-class FormHandler(Handler):
-    """Handler plus POST: the form fields are in `self.form`, the hit is recorded as 'POST /path?body'."""
-
-    form: dict[str, str] = {}  # a GET has none
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        self.form = {k: v[0] for k, v in parse_qs(body).items()}
-        self.server.hits.append(f"POST {self.path}?{body}")
-        self.server.app(self)
-
-    @property
-    def cookies(self) -> dict[str, str]:
-        pairs = (c.strip().split("=", 1) for c in (self.headers.get("Cookie") or "").split(";") if "=" in c)
-        return {k: v for k, v in pairs}
 
 
 class ImageSite:
@@ -49,7 +29,6 @@ class ImageSite:
     def start(self, serve) -> LocalServer:
         """Serve this site with the `serve` fixture; returns the server."""
         server = serve(self)
-        server.httpd.RequestHandlerClass = FormHandler
         self.base = server.url
         return server
 

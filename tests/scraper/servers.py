@@ -1,5 +1,5 @@
-"""Local HTTP servers for the scraper tests: a threaded server whose behaviour is a plain function,
-small real images made with Pillow, and a condition poller."""
+"""Local HTTP servers for the scraper tests: a threaded server (GETs and form POSTs) whose behaviour
+is a plain function, small real images made with Pillow, and a condition poller."""
 from __future__ import annotations
 
 import io
@@ -15,12 +15,28 @@ from PIL import Image, ImageDraw
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the downloader's pooling is exercised
 
+    form: dict[str, str] = {}  # a POST's form fields; a GET has none
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.server.hits.append(self.path)
+        self._answer(self.path)
+
+    def do_POST(self) -> None:  # noqa: N802 (consent pages post their choice)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        self.form = {k: v[0] for k, v in parse_qs(body).items()}
+        self._answer(f"POST {self.path}?{body}")
+
+    def _answer(self, hit: str) -> None:
+        self.server.hits.append(hit)
+        self.server.referers.append(self.headers.get("Referer"))
         try:
             self.server.app(self)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout under test): nothing to answer
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        pairs = (c.strip().split("=", 1) for c in (self.headers.get("Cookie") or "").split(";") if "=" in c)
+        return {k: v for k, v in pairs}
 
     @property
     def route(self) -> str:
@@ -62,6 +78,7 @@ class LocalServer:
         self.httpd.daemon_threads = True
         self.httpd.app = app
         self.httpd.hits = []
+        self.httpd.referers = []  # the Referer header of each hit, None when absent
         self.url = f"http://{host}:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -69,6 +86,10 @@ class LocalServer:
     @property
     def hits(self) -> list[str]:
         return self.httpd.hits
+
+    @property
+    def referers(self) -> list[str | None]:
+        return self.httpd.referers
 
     def close(self) -> None:
         self.httpd.shutdown()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,31 @@ def test_the_browser_never_outlives_the_process_that_started_it(how):
     finally:
         proc.kill()
         proc.wait()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("how", [[], ["--no-browser"]])
+def test_a_search_page_that_cannot_be_reached_says_why(tmp_path, how):
+    open_catalog(tmp_path / "cat", create=True).close()
+    base = f"http://127.0.0.1:{closed_port()}"
+    r = subprocess.run([SCRAPE, "angry face", *how, "--base-url", base, "--catalog", str(tmp_path / "cat")],
+                       capture_output=True, text=True, env={**os.environ, "SE_OFFLINE": "true"}, timeout=120)
+    assert r.returncode == 1
+    assert '"angry face": failed: cannot ' in r.stderr and f"{base}/images/search?q=angry+face" in r.stderr
+    assert "connection refused (is the server running on that port?)" in r.stderr
+
+
+def test_chromiums_own_error_page_is_named_not_taken_for_a_layout_change(tmp_path):
+    open_catalog(tmp_path / "cat", create=True).close()
+    # Chromium refuses port 9 itself and shows its error page instead of raising.
+    r = subprocess.run([SCRAPE, "angry face", "--base-url", "http://127.0.0.1:9", "--catalog", str(tmp_path / "cat")],
+                       capture_output=True, text=True, env={**os.environ, "SE_OFFLINE": "true"}, timeout=120)
+    assert r.returncode == 1
+    assert "No results: the browser showed an error page: ERR_UNSAFE_PORT." in r.stderr
+    assert "layout changed" not in r.stderr
+    assert list((tmp_path / "cat" / "scrape-debug").iterdir())  # saved for a bug report all the same

@@ -122,7 +122,7 @@ def test_text_output_names_each_outcome(serve, tmp_path):
     r = run("smiling person", "--from-page", server.url + "/gallery", "--limit", "3", "--catalog", str(tmp_path / "cat"))
     assert r.exit_code == 0, r.output
     assert '"smiling person": 3 found, 0 already tried, 3 fetched: ok 3' in r.stdout
-    assert "suggested label: happy" in r.stdout and "total: 1 queries, 3 found; ok 3" in r.stdout
+    assert "suggested label: happy" in r.stdout and "total: 1 query, 3 found; ok 3" in r.stdout
 
 
 def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(serve, tmp_path):

@@ -59,6 +59,8 @@ def test_bing_follows_data_next_url_against_a_local_server(bing_page, serve):
     with requests.Session() as session:
         got = collect_pages(session, get_engine("bing"), "golang gopher", base_url=server.url)
     assert [r.url for r in got.results] == list(dict.fromkeys(murls_by_regex(bing_page))) + extra  # 42 distinct + 5
+    # The next page is asked for as a browser following it would: with the page that named it as Referer.
+    assert server.referers[1] == server.url + "/images/search?q=golang+gopher&form=HDRSC3&first=1"
     asked = [h for h in server.hits if h.startswith("/images/async")]
     # The saved page's own next URL, rebased: path and query parameters exactly as Bing wrote them.
     assert len(asked) == 1
