@@ -132,7 +132,8 @@ def _print_report(r: QueryReport, dry_run: bool, folder: str) -> None:
 @click.option("--base-url", callback=_check_base_url, metavar="URL",
               help="Use a mirror of the engine: only scheme, host and port change.")
 @click.option("--from-page", metavar="URL", help="Collect the images of this gallery page (no browser).")
-@click.option("--no-browser", is_flag=True, help="Page through result pages without a browser (engines that allow it: bing).")
+@click.option("--no-browser", is_flag=True, help="Page through result pages without a browser (engines that allow it: "
+              + ", ".join(sorted(n for n, e in ENGINES.items() if not e.needs_browser)) + ").")
 @click.option("--dry-run", is_flag=True, help="Collect and print the links; download nothing.")
 @click.option("--view", "view_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Instead of scraping, write a browsable folder per query (all when none given) under DIR.")
