@@ -85,6 +85,8 @@ class _Reaper:
 class Chrome(webdriver.Chrome):
     """A Chrome session whose browser processes never outlive this process."""
 
+    _reaper: _Reaper | None = None  # Selenium calls quit() itself when the session fails to start
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._reaper = _Reaper(self.service.process.pid) if os.name == "posix" else None

@@ -74,6 +74,16 @@ def test_scrape_without_a_browser_is_one_line_and_exit_1(tmp_path):
     assert r.stderr.strip().splitlines() == [f"error: FACECAT_CHROMIUM={tmp_path / 'no-such-browser'} is not a browser binary"]
 
 
+def test_a_browser_that_will_not_start_is_one_line_and_exit_1(tmp_path):
+    open_catalog(tmp_path / "cat", create=True).close()
+    not_a_browser = fake_program(tmp_path / "opt", "chromium")  # chromedriver starts, the session does not
+    r = subprocess.run([SCRAPE, "angry face", "--catalog", str(tmp_path / "cat")], capture_output=True, text=True,
+                       env={**os.environ, "SE_OFFLINE": "true", "FACECAT_CHROMIUM": str(not_a_browser)}, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("error: cannot start Chromium through Selenium: "), r.stderr
+
+
 def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
