@@ -39,9 +39,14 @@ def _json_body(html: str) -> dict | None:
         return None
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can follow
         return None
     return data if isinstance(data, dict) else None
+
+
+def _text(value) -> str | None:
+    """A JSON field that should be a non-empty string."""
+    return value if isinstance(value, str) and value else None
 
 
 class DuckDuckGo(Engine):
@@ -57,16 +62,20 @@ class DuckDuckGo(Engine):
         data = _json_body(html)
         if data is None:
             return []  # the search page: its tiles show thumbnails; i.js has the full-size links
+        results = data.get("results")
         return [
-            Result(url=r["image"], page_url=r.get("url") or None, title=r.get("title") or None,
-                   thumbnail_url=r.get("thumbnail") or None)
-            for r in data.get("results", []) if isinstance(r, dict) and r.get("image")
+            Result(url=r["image"], page_url=_text(r.get("url")), title=_text(r.get("title")),
+                   thumbnail_url=_text(r.get("thumbnail")))
+            for r in (results if isinstance(results, list) else []) if isinstance(r, dict) and _text(r.get("image"))
         ]
 
     def next_pages(self, html: str, page_url: str) -> list[str]:
         data = _json_body(html)
         if data is not None:  # an i.js page: the same request from the offset `next` names
-            offset = parse_qs(urlsplit(str(data.get("next") or "")).query).get("s")
+            try:
+                offset = parse_qs(urlsplit(str(data.get("next") or "")).query).get("s")
+            except ValueError:  # an unparsable `next`, e.g. a broken IPv6 host
+                return []
             if not offset:
                 return []
             params = {k: v[0] for k, v in parse_qs(urlsplit(page_url).query, keep_blank_values=True).items()}

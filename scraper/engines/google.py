@@ -41,8 +41,12 @@ _RECORD = re.compile(rf'\[0,\s*{_STR},\s*\[{_STR},\d+,\d+\],\s*\[{_STR},\d+,\d+\
 _SOURCE = re.compile(rf'"2003":\[null,\s*{_STR},\s*{_STR},\s*{_STR}')
 
 
-def _text(raw: str) -> str:
-    return json.loads(f'"{raw}"')  # undo the script's escapes (\u003d, \u0026, \/)
+def _text(raw: str) -> str | None:
+    """Undo the script's escapes (\\u003d, \\u0026, \\/); None for text JSON cannot read (a JS-only \\x3d)."""
+    try:
+        return json.loads(f'"{raw}"')
+    except ValueError:
+        return None
 
 
 def _records(soup: BeautifulSoup) -> dict[str, Result]:
@@ -54,7 +58,7 @@ def _records(soup: BeautifulSoup) -> dict[str, Result]:
         matches = list(_RECORD.finditer(text))
         for i, m in enumerate(matches):
             docid, thumb, full = (_text(g) for g in m.groups())
-            if not full.startswith("http"):
+            if docid is None or not (full or "").startswith("http"):
                 continue
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
             src = _SOURCE.search(text, m.end(), end)
@@ -68,7 +72,10 @@ def _from_link(tile, page_url: str) -> Result | None:
     link = tile.select_one("a[href*='imgurl=']")
     if link is None:
         return None
-    params = parse_qs(urlsplit(urljoin(page_url, link["href"])).query)
+    try:
+        params = parse_qs(urlsplit(urljoin(page_url, link["href"])).query)
+    except ValueError:  # an unparsable href, e.g. a broken IPv6 host
+        return None
     if not params.get("imgurl"):
         return None
     img = tile.select_one("img[alt]")

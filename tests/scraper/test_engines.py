@@ -156,6 +156,38 @@ def test_duckduckgo_reads_the_token_then_pages_through_i_js():
     assert ddg.next_pages(last, first + "&s=100") == []
 
 
+GOOGLE_URL = "https://www.google.com/search?q=x&tbm=isch&hl=en"
+DDG_JSON_URL = "https://duckduckgo.com/i.js?l=us-en&o=json&q=x&vqd=1-2&f=%2C%2C%2C%2C%2C&p=1"
+ODD_MARKUP = [  # what a changed or hostile page may hold: nothing usable, and no exception
+    pytest.param("google", '<script>[0,"d1",["https://t\\x3d",1,2],["https://f\\x3d1",1,2]</script>', GOOGLE_URL,
+                 id="google-js-only-escape"),
+    pytest.param("google", '<script>[0,"d\n1",["https://t",1,2],["https://f",1,2]</script>', GOOGLE_URL,
+                 id="google-raw-line-break"),
+    pytest.param("google", '<div data-ri="0"><a href="http://[broken/imgres?imgurl=https://f">x</a></div>', GOOGLE_URL,
+                 id="google-unparsable-link"),
+    pytest.param("duckduckgo", '{"results": null}', DDG_JSON_URL, id="ddg-results-null"),
+    pytest.param("duckduckgo", '{"results": [{"image": 5}, {"image": ["https://f"]}, "https://f"]}', DDG_JSON_URL,
+                 id="ddg-images-not-strings"),
+    pytest.param("duckduckgo", '{"results": [], "next": "http://[broken/i.js?s=100"}', DDG_JSON_URL,
+                 id="ddg-unparsable-next"),
+    pytest.param("duckduckgo", '{"results": ' + "[" * 100_000 + "]" * 100_000 + "}", DDG_JSON_URL,
+                 id="ddg-nested-too-deep"),
+]
+
+
+@pytest.mark.parametrize("name, page, url", ODD_MARKUP)
+def test_odd_markup_gives_no_results_and_raises_nothing(name, page, url):
+    engine = get_engine(name)
+    assert engine.parse(page, url) == []
+    assert engine.next_pages(page, url) == []
+
+
+def test_a_record_with_odd_text_does_not_hide_the_others():
+    page = ('<script>[0,"bad",["https://t\\x3d",1,2],["https://f\\x3d1",1,2],'
+            '[0,"good",["https://t",1,2],["https://full/size.jpg",1,2]</script>')
+    assert [r.url for r in get_engine("google").parse(page, GOOGLE_URL)] == ["https://full/size.jpg"]
+
+
 def test_gallery_page_prefers_the_full_size_link_over_its_thumbnail(serve):
     page = """<html><body>
     <a href="/full/1.jpg" title="first"><img src="/thumbs/1.jpg"></a>
