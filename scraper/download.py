@@ -328,9 +328,18 @@ class _HTTPSPool(HTTPSConnectionPool):
 
 
 class _DeadlineAdapter(HTTPAdapter):
+    POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = self.POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        """Through an HTTP(S) proxy (HTTP_PROXY) too; SOCKS pools have connection classes of their own."""
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = self.POOLS
+        return manager
 
 
 def _read_timeout_until(resp: requests.Response, deadline: float) -> None:

@@ -219,6 +219,21 @@ def test_the_total_timeout_caps_headers_retries_and_body(hostile, tmp_path, path
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_headers_deadline_holds_through_a_proxy(hostile, tmp_path, monkeypatch):
+    server, _ = hostile
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, server.url)  # the hostile server answers proxied requests as its own
+    with Downloader(tmp_path, limits=CAPPED) as dl:
+        started = time.monotonic()
+        got = dl.fetch("http://images.example/trickle-headers.jpg")
+        elapsed = time.monotonic() - started
+    assert got.status == S.TIMEOUT, got
+    assert elapsed < 5  # a behaviour bound: unguarded, the headers trickle for 30 s
+    assert server.hits == ["http://images.example/trickle-headers.jpg"]  # it did go through the proxy
+
+
 def test_a_retry_after_longer_than_the_time_left_gives_up_at_once(hostile, tmp_path):
     server, app = hostile
     with Downloader(tmp_path, limits=CAPPED) as dl:
