@@ -41,9 +41,11 @@ class BrowserNotFound(RuntimeError):
 def find_browser() -> str:
     """The Chromium or Chrome binary to drive."""
     if chosen := os.environ.get("FACECAT_CHROMIUM"):
-        if not (shutil.which(chosen) or Path(chosen).is_file()):
-            raise BrowserNotFound(f"FACECAT_CHROMIUM={chosen} is not a browser binary")
-        return chosen
+        if Path(chosen).is_file():
+            return chosen
+        if found := shutil.which(chosen):  # a name on PATH: chromedriver wants the path
+            return found
+        raise BrowserNotFound(f"FACECAT_CHROMIUM={chosen} is not a browser binary")
     for found in [*(shutil.which(n) for n in BROWSER_NAMES), *BROWSER_PATHS]:
         if found and Path(found).is_file():
             return found

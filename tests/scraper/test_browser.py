@@ -57,6 +57,12 @@ def test_facecat_chromium_wins_and_a_wrong_one_is_named(bare_machine, monkeypatc
         find_browser()
 
 
+def test_facecat_chromium_may_be_a_name_on_path(bare_machine, monkeypatch):
+    on_path = fake_program(bare_machine, "my-chrome")
+    monkeypatch.setenv("FACECAT_CHROMIUM", "my-chrome")
+    assert find_browser() == str(on_path)  # a path: chromedriver does not look names up on PATH
+
+
 def test_the_driver_comes_from_se_chromedriver_then_path_then_selenium_manager(bare_machine, monkeypatch):
     assert not driver_service().path  # Selenium Manager will look for one
     on_path = fake_program(bare_machine, "chromedriver")
