@@ -31,6 +31,8 @@ BROWSER_PATHS = (
     "/Applications/Chromium.app/Contents/MacOS/Chromium",
     "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
     r"C:\Program Files\Google\Chrome\Application\chrome.exe",
+    r"C:\Program Files (x86)\Google\Chrome\Application\chrome.exe",
+    os.path.expandvars(r"%LOCALAPPDATA%\Google\Chrome\Application\chrome.exe"),
 )
 
 
@@ -72,12 +74,13 @@ class _Reaper:
         "import os, signal, sys\n"
         "sys.stdin.buffer.read()\n"
         "try:\n    os.killpg(int(sys.argv[1]), signal.SIGKILL)\n"
-        "except ProcessLookupError:\n    pass\n"
+        "except OSError:\n    pass\n"  # the group is gone already
     )
 
     def __init__(self, process_group: int):
         self.proc = subprocess.Popen([sys.executable, "-c", self.SCRIPT, str(process_group)],
-                                     stdin=subprocess.PIPE, start_new_session=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
 
     def close(self) -> None:
         self.proc.stdin.close()

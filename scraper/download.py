@@ -293,11 +293,14 @@ class Downloader:
 _headers_deadline = threading.local()  # .at: the deadline of the image this thread is fetching
 
 
-def _cut(sock: socket.socket) -> None:
+def _cut(sock) -> None:
+    # The plain socket's shutdown wakes the blocked read, which then sees the end of the stream.
+    # Not SSLSocket.shutdown: it unwraps TLS under the reading thread's feet. A TLS-in-TLS socket
+    # (https through an https proxy) keeps its plain socket in .socket.
     try:
-        sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read, which then sees the end of the stream
-    except OSError:
-        pass  # already closed
+        socket.socket.shutdown(getattr(sock, "socket", sock), socket.SHUT_RDWR)
+    except (OSError, TypeError):
+        pass  # already closed, or not a socket we know how to cut
 
 
 class _HeadersDeadline:

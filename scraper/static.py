@@ -34,9 +34,11 @@ def fetch_page(session: requests.Session, url: str, timeout: float = 20, referer
 def why_unreachable(exc: requests.RequestException, timeout: float) -> str:
     """A request's failure in words a user can act on."""
     text = str(exc)
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "the proxy failed (check HTTP_PROXY / HTTPS_PROXY)"
     if "NameResolution" in text or "Name or service not known" in text or "getaddrinfo" in text:
         return UNRESOLVED
-    if "Connection refused" in text:
+    if "Connection refused" in text or "actively refused" in text:
         return REFUSED
     if isinstance(exc, requests.Timeout):
         return f"no answer within {timeout:g} s"
