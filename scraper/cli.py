@@ -16,12 +16,12 @@ from db.catalog import DEFAULT_CLASSES
 from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
 
 from scraper.browser import BrowserNotFound, start_browser
-from scraper.collect import ERROR_PAGE, Collected, Pace, collect, why_page_failed
+from scraper.collect import ERROR_PAGE, Collected, Pace, PageError, collect, why_page_failed
 from scraper.download import USER_AGENT, Downloader, Limits, clean_temp_dir
 from scraper.engines import ENGINES, get_engine
 from scraper.labels import infer_label
 from scraper.pipeline import QueryReport, add_scrape_source, fetch_into_catalog
-from scraper.static import PageError, collect_gallery, collect_pages
+from scraper.static import collect_gallery, collect_pages
 from scraper.view import build_view, folder_name, folder_names
 from scraper.writer import Item
 
@@ -110,6 +110,8 @@ def _print_report(r: QueryReport, dry_run: bool, folder: str) -> None:
         if r.debug_dir:
             click.echo(f"  page saved for a bug report: {r.debug_dir}", err=True)
         return
+    if r.hint:  # results were found, but paging stopped early
+        click.echo(f'[{r.engine}] "{r.query}": note: {r.hint}', err=True)
     if dry_run:
         click.echo(head)
         return

@@ -2,8 +2,9 @@
 
 Open the search page, accept a consent page if one is shown, scroll to the end; when scrolling no
 longer grows the page, press the engine's "show more results" control; repeat until nothing new
-comes or the limit is reached. Then read the results from the page (and from any further result
-pages the engine names, opened in the same browser). A page with no results is saved for a bug report.
+comes or the limit is reached. Then read the results from the page, and from any further result
+pages the engine names, fetched by the open page itself as its own script would (its cookies,
+Referer and Origin go with them). A page with no results is saved for a bug report.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
@@ -36,7 +38,58 @@ class Collected:
     results: list[Result]
     page_url: str  # the search page as opened
     debug_dir: Path | None = None  # where an empty page was saved
-    hint: str | None = None  # the likeliest reason a page gave nothing
+    hint: str | None = None  # the likeliest reason a page gave nothing, or why paging stopped early
+
+
+class PageError(Exception):
+    """A result page could not be fetched (one line, for the command's error message)."""
+
+
+# Fetches a further result page from the open one, as the page's own script would.
+_FETCH_JS = """
+const done = arguments[arguments.length - 1];
+fetch(arguments[0], {credentials: "include"})
+  .then(r => r.text().then(body => done([r.status, body])))
+  .catch(e => done([0, String(e)]));
+"""
+
+
+def fetch_in_page(driver: WebDriver, url: str, _referer: str | None = None) -> str:
+    """A further result page's text, fetched by the open page (which is its Referer)."""
+    try:
+        status, body = driver.execute_async_script(_FETCH_JS, url)
+    except TimeoutException:
+        raise PageError(f"cannot fetch {url}: no answer in time") from None
+    if not status:
+        raise PageError(f"cannot fetch {url}: {body}")
+    if status >= 400:
+        raise PageError(f"cannot fetch {url}: HTTP {status}")
+    return body
+
+
+def follow_pages(engine: Engine, html: str, page_url: str, fetch: Callable[[str, str], str], *,
+                 limit: int | None, base_url: str | None) -> tuple[list[Result], str | None]:
+    """The results of a first result page and of the further pages the engine names, each fetched
+    with fetch(url, referer), until a page brings nothing new or the limit is reached. A further
+    page that fails ends the paging: what was found is kept, and the reason returned with it."""
+    results = unique(engine.parse(html, page_url))
+    queue, seen = [(nxt, page_url) for nxt in engine.next_pages(html, page_url)], {page_url}
+    while queue and not (limit and len(results) >= limit):
+        named, referer = queue.pop(0)
+        page = rebase(named, base_url)
+        if page in seen:
+            continue
+        seen.add(page)
+        try:
+            body = fetch(page, referer)
+        except PageError as exc:
+            return results, f"further results stopped: {exc}"
+        more = unique(results + engine.parse(body, page))[len(results):]
+        if not more:
+            break
+        results += more
+        queue.extend((nxt, page) for nxt in engine.next_pages(body, page))
+    return results, None
 
 
 def _click_first(driver: WebDriver, selectors: tuple[str, ...]) -> bool:
@@ -132,25 +185,10 @@ def collect(driver: WebDriver, engine: Engine, query: str, *, limit: int | None 
     if _click_first(driver, engine.consent_css):
         _wait_for_growth(driver, engine, [0, 0], pace)
     _scroll_and_more(driver, engine, limit, pace)
-    html = driver.page_source
-    results = unique(engine.parse(html, driver.current_url))
-    # Further result pages the engine names (no JavaScript needed), opened in the same browser.
-    queue, seen = list(engine.next_pages(html, driver.current_url)), {url}
-    while queue and not (limit and len(results) >= limit):
-        page = rebase(queue.pop(0), base_url)
-        if page in seen:
-            continue
-        seen.add(page)
-        driver.get(page)
-        more = engine.parse(driver.page_source, page)
-        if not set(r.url for r in more) - set(r.url for r in results):
-            break
-        results = unique(results + more)
-        queue.extend(engine.next_pages(driver.page_source, page))
+    results, stopped = follow_pages(engine, driver.page_source, driver.current_url,
+                                    lambda page, _referer: fetch_in_page(driver, page), limit=limit, base_url=base_url)
     if not results:
-        if driver.current_url != url:
-            driver.get(url)
         hint = likely_cause(driver.page_source)
         folder = save_debug(driver, debug_root, engine, query) if debug_root else None
         return Collected([], url, folder, hint)
-    return Collected(results[:limit] if limit else results, url)
+    return Collected(results[:limit] if limit else results, url, hint=stopped)

@@ -28,7 +28,7 @@ class QueryReport:
     outcomes: dict[str, int] = field(default_factory=dict)
     source_id: int | None = None
     debug_dir: Path | None = None
-    hint: str | None = None
+    hint: str | None = None  # why a page gave nothing, or why paging stopped early
     error: str | None = None  # the query failed (its page did not load): why
 
     def as_dict(self) -> dict:

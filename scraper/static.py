@@ -10,14 +10,10 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from bs4 import BeautifulSoup
 
-from scraper.collect import REFUSED, UNRESOLVED, Collected, debug_folder, likely_cause
-from scraper.engines.base import Engine, Result, rebase, unique
+from scraper.collect import REFUSED, UNRESOLVED, Collected, PageError, debug_folder, follow_pages, likely_cause
+from scraper.engines.base import Engine, Result, unique
 
 IMAGE_PATH = re.compile(r"\.(jpe?g|png|gif|webp|bmp|tiff?)$", re.IGNORECASE)
-
-
-class PageError(Exception):
-    """A result page could not be fetched (one line, for the command's error message)."""
 
 
 def fetch_page(session: requests.Session, url: str, timeout: float = 20, referer: str | None = None) -> str:
@@ -93,24 +89,12 @@ def collect_pages(session: requests.Session, engine: Engine, query: str, *, limi
     """The engine's result pages one after another (following next_pages) until nothing new or limit."""
     start = engine.search_url(query, base_url)
     first_html = fetch_page(session, start)
-    results = unique(engine.parse(first_html, start))
-    queue = [(nxt, start) for nxt in engine.next_pages(first_html, start)]  # (page, the page naming it)
-    seen = {start}
-    while queue and not (limit and len(results) >= limit):
-        named, referer = queue.pop(0)
-        page = rebase(named, base_url)
-        if page in seen:
-            continue
-        seen.add(page)
-        html = fetch_page(session, page, referer=referer)
-        more = unique(results + engine.parse(html, page))[len(results):]
-        if not more:
-            break
-        results += more
-        queue.extend((nxt, page) for nxt in engine.next_pages(html, page))
+    results, stopped = follow_pages(engine, first_html, start,
+                                    lambda page, referer: fetch_page(session, page, referer=referer),
+                                    limit=limit, base_url=base_url)
     if not results:
         return Collected([], start, _save_html(debug_root, f"{engine.name}-{query}", first_html), likely_cause(first_html))
-    return Collected(results[:limit] if limit else results, start)
+    return Collected(results[:limit] if limit else results, start, hint=stopped)
 
 
 def collect_gallery(session: requests.Session, url: str, *, limit: int | None = None,

@@ -5,7 +5,8 @@
 - `/i.js?l=us-en&o=json&q=...&vqd=...&f=,,,,,&p=1[&s=N]` answers JSON pages of PAGE results
   (`image`, `thumbnail`, `url`, `title`, `width`, `height`, `source`) and a `next` without the vqd
   (`i.js?q=...&o=json&p=1&s=N&u=bing&f=,,,,,&l=us-en`), none on the last page; a wrong or missing
-  vqd gets 403, as on the real site;
+  vqd gets 403, as on the real site, and so does a request without a Referer on the site (SearXNG
+  sends one; a scraper that forgets it should fail here rather than on the real site);
 - the page's script fetches those pages while scrolling and shows `div.tile--img` tiles.
 """
 from __future__ import annotations
@@ -62,7 +63,8 @@ class DuckDuckGoMirror(ImageSite):
             loader = scroll_loader(LOAD % json.dumps(q), None, 0)
             h.send(200, PAGE.format(q=html.escape(q), q_url=quote_plus(q), vqd=vqd_for(q), loader=loader).encode())
         elif route == "/i.js":
-            if p.get("vqd") != vqd_for(p.get("q", "")) or p.get("o") != "json":
+            referer = h.headers.get("Referer") or ""
+            if p.get("vqd") != vqd_for(p.get("q", "")) or p.get("o") != "json" or not referer.startswith(self.base + "/"):
                 h.send(403, b"", "text/plain")
                 return
             h.send(200, json.dumps(self._results(p["q"], int(p.get("s", 0)))).encode(), "application/json")

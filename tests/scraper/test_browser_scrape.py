@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 from selenium.common.exceptions import WebDriverException
 
@@ -315,6 +316,10 @@ def test_chromium_reads_duckduckgos_i_js_pages_in_order(serve, tmp_path):
     first = f"/i.js?l=us-en&o=json&q=angry+face&vqd={vqd}&f=%2C%2C%2C%2C%2C&p=1"
     # The adapter's own requests (the page's script asks with ',' unescaped): the token, then `next`'s offsets.
     assert [h for h in server.hits if h.startswith("/i.js") and "%2C" in h] == [first, first + "&s=10", first + "&s=20"]
+    # Fetched by the open search page itself, as its own script does: the page is the Referer
+    # (the look-alike refuses i.js without one).
+    assert {ref for h, ref in zip(server.hits, server.referers) if h.startswith("/i.js")} == {server.url + server.hits[0]}
+    assert requests.get(server.url + first).status_code == 403
 
 
 def test_duckduckgo_without_a_browser_gives_the_same_links(serve, tmp_path):
@@ -325,3 +330,27 @@ def test_duckduckgo_without_a_browser_gives_the_same_links(serve, tmp_path):
         {"rank": i + 1, "url": site.full_url(e), "page_url": site.page_url(e), "title": site.title(i, e)}
         for i, e in enumerate(entries[:15])]
     assert len([h for h in server.hits if h.startswith("/i.js")]) == 2  # stopped at the limit
+
+
+@pytest.mark.parametrize("how", [[], ["--no-browser"]])
+def test_a_further_result_page_that_fails_keeps_what_was_found_and_says_why(serve, tmp_path, how):
+    entries = [Entry(f"d{i:02d}") for i in range(25)]
+    site = DuckDuckGoMirror(entries)
+
+    def app(h):
+        if h.route == "/i.js" and h.params.get("s") == "10":
+            h.send(500, b"busy", "text/plain")
+        else:
+            site(h)
+
+    server = serve(app)
+    site.base = server.url
+    r = scrape("angry face", "--engine", "duckduckgo", "--base-url", server.url, "--dry-run", "--json",
+               "--catalog", str(tmp_path / "nothing-here"), *how)
+    assert r.exit_code == 0, r.output
+    [q] = json.loads(r.stdout)["queries"]
+    assert [x["url"] for x in q["results"]] == [site.full_url(e) for e in entries[:10]]  # the first page's
+    assert q["hint"].startswith(f"further results stopped: cannot fetch {server.url}/i.js?") and q["hint"].endswith("HTTP 500")
+    r = scrape("angry face", "--engine", "duckduckgo", "--base-url", server.url, "--dry-run",
+               "--catalog", str(tmp_path / "nothing-here"), *how)
+    assert '"angry face": note: further results stopped: cannot fetch' in r.stderr and "10 found" in r.stdout
