@@ -59,10 +59,10 @@ def find_browser() -> str:
 
 def driver_service() -> Service:
     """SE_CHROMEDRIVER, else chromedriver on PATH, else Selenium Manager's choice. On POSIX the
-    driver and its browser get a process group of their own (see _Reaper)."""
+    driver and its browser get a process group of their own, reaped with this process (_Reaper)."""
     path = os.environ.get("SE_CHROMEDRIVER") or shutil.which("chromedriver")
-    popen_kw = {"start_new_session": True} if os.name == "posix" else {}
-    return Service(path, popen_kw=popen_kw) if path else Service(popen_kw=popen_kw)
+    cls = _ReapedService if os.name == "posix" else Service
+    return cls(path) if path else cls()
 
 
 class _Reaper:
@@ -87,30 +87,40 @@ class _Reaper:
         self.proc.wait()
 
 
-class Chrome(webdriver.Chrome):
-    """A Chrome session whose browser processes never outlive this process."""
+class _ReapedService(Service):
+    """chromedriver in a process group of its own (so are the browsers it starts), reaped from the
+    moment it is started; every quit, even of a session that failed to start, ends in stop()."""
 
-    _reaper: _Reaper | None = None  # Selenium calls quit() itself when the session fails to start
+    _reaper: _Reaper | None = None
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._reaper = _Reaper(self.service.process.pid) if os.name == "posix" else None
+        super().__init__(*args, popen_kw={"start_new_session": True}, **kwargs)
 
-    def quit(self) -> None:
+    def _start_process(self, path: str) -> None:  # Selenium's hook that launches chromedriver
+        super()._start_process(path)
+        self._reaper = _Reaper(self.process.pid)
+
+    def start(self) -> None:
+        super().start()
+        if self._reaper is None:  # a Selenium without the hook above: reaped a moment later
+            self._reaper = _Reaper(self.process.pid)
+
+    def stop(self) -> None:
         try:
-            super().quit()
+            super().stop()
         finally:
-            if self._reaper is not None:
-                self._reaper.close()
+            reaper, self._reaper = self._reaper, None
+            if reaper is not None:
+                reaper.close()
 
 
-def start_browser(headful: bool = False, page_load_timeout: float = 30) -> Chrome:
+def start_browser(headful: bool = False, page_load_timeout: float = 30) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = find_browser()
     if not headful:
         options.add_argument("--headless=new")
     for arg in ARGS:
         options.add_argument(arg)
-    driver = Chrome(service=driver_service(), options=options)
+    driver = webdriver.Chrome(service=driver_service(), options=options)
     driver.set_page_load_timeout(page_load_timeout)
     return driver

@@ -105,10 +105,15 @@ def group_alive(pgid: int) -> bool:
 
 START_AND_WAIT = """
 import sys, time
-from scraper.browser import start_browser
-driver = start_browser()
-driver.get("data:text/html,<p>hello</p>")
-print(driver.service.process.pid, flush=True)
+from scraper.browser import driver_service, start_browser
+if sys.argv[1] == "driver-only":  # killed after chromedriver started, before any browser session
+    service = driver_service()
+    service.start()
+    print(service.process.pid, flush=True)
+else:
+    driver = start_browser()
+    driver.get("data:text/html,<p>hello</p>")
+    print(driver.service.process.pid, flush=True)
 if sys.argv[1] == "quit":
     driver.quit()
     print("quit", flush=True)
@@ -116,17 +121,17 @@ time.sleep(120)
 """
 
 
-@pytest.mark.parametrize("how", ["kill -9", "quit"])
+@pytest.mark.parametrize("how", ["kill", "driver-only", "quit"])
 def test_the_browser_never_outlives_the_process_that_started_it(how):
-    proc = subprocess.Popen([sys.executable, "-c", START_AND_WAIT, how.split()[0]], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", START_AND_WAIT, how], stdout=subprocess.PIPE,
                             text=True, cwd=Path(__file__).resolve().parents[2], env={**os.environ, "SE_OFFLINE": "true"})
     try:
         group = int(proc.stdout.readline())
-        assert group_alive(group)  # chromedriver and Chromium, in a process group of their own
-        if how == "kill -9":
-            proc.kill()  # no Python cleanup runs
-        else:
+        assert group_alive(group)  # chromedriver (and Chromium), in a process group of their own
+        if how == "quit":
             assert proc.stdout.readline() == "quit\n"
+        else:
+            proc.kill()  # kill -9: no Python cleanup runs
         wait_for(lambda: not group_alive(group), "every Chromium and chromedriver process to end", 30)
     finally:
         proc.kill()
