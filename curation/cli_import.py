@@ -9,7 +9,7 @@ import click
 from curation.cli_extract import extract_with_progress
 from curation.faces import ExtractSettings
 from curation.importers import KINDS
-from curation.importers.common import DatasetError, run_import
+from curation.importers.common import DatasetError, run_import, text_path
 from curation.pool import WorkersCannotStart
 from curation.selection import SelectionError, parse_class_map
 from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
@@ -51,7 +51,7 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
     """
     module = KINDS[kind]
     crop = crop or module.DEFAULT_CROP
-    name = name or (path.resolve().name if kind in ("folders", "unlabeled") else kind)
+    name = name or (text_path(path.resolve().name) if kind in ("folders", "unlabeled") else kind)
     workers = workers or os.cpu_count() or 1
     try:
         mapping = parse_class_map(map_text)
@@ -59,7 +59,10 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
             raise DatasetError("--map does not apply to unlabeled datasets")
         with open_for_command(catalog_location, store) as cat:
             items = module.items(path, mapping, cat.class_names())
-            source = NewSource(kind="dataset", name=name, path=str(path.resolve()),
+            if not items:  # before the source is made: a typo'd path must not leave an empty source
+                raise DatasetError(f"{path}: nothing to import ({'no rows' if path.is_file() else 'no images'}"
+                                   + (", or --map drops every class)" if mapping else ")"))
+            source = NewSource(kind="dataset", name=name, path=text_path(path.resolve()),
                                license_note=license_note or module.LICENSE,
                                params={"importer": kind, "crop": crop, "size": size, "map": mapping})
             with progress(total=len(items), desc=f"import {name}", unit="img") as bar:

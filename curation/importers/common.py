@@ -83,6 +83,12 @@ def resolve_classes(names: Sequence[str], mapping: dict[str, str | None], classe
     return resolved
 
 
+def text_path(path: Path | str) -> str:
+    """A path as text the catalog can store: the bytes of a name that is not UTF-8 (an old
+    archive's Latin-1 names) are written as \\xNN; the file itself is read by its real name."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def image_files(root: Path) -> Iterator[Path]:
     """Image files under root, recursively, in a stable order (hidden files left out)."""
     for p in sorted(root.rglob("*")):
@@ -134,7 +140,12 @@ def prepare(item: Item, store: BlobStore, size: int | None, source_id: int) -> P
 
 
 def _pixels_to_array(text: str) -> np.ndarray:
-    values = np.array(text.split(), dtype=np.int64)
+    words = text.split()
+    try:
+        values = np.array(words, dtype=np.int64)
+    except ValueError:
+        bad = next((w for w in words if not (w.isascii() and w.lstrip("+-").isdigit())), text)
+        raise DatasetError(f"pixels: {bad[:20]!r} is not a number from 0 to 255") from None
     side = int(round(len(values) ** 0.5))
     if side * side != len(values) or side == 0 or values.min() < 0 or values.max() > 255:
         raise DatasetError(f"pixels: {len(values)} values is not a square 8-bit image")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from curation.importers.common import DatasetError, Item, image_files, resolve_classes
+from curation.importers.common import DatasetError, Item, image_files, resolve_classes, text_path
 
 DEFAULT_CROP = "none"
 LICENSE = "FER2013 (Kaggle, ICML 2013 challenge): research use; see the challenge's terms"
@@ -22,7 +22,7 @@ def items(path: Path, mapping: dict[str, str | None], classes: list[str]) -> lis
 def _csv_items(path: Path, mapping, classes) -> list[Item]:
     labels = resolve_classes(EMOTIONS, mapping, classes)
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's "CSV UTF-8" starts with a BOM
             return _read_csv(path, csv.DictReader(f), labels)
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path.name}: not a FER2013 CSV (not UTF-8 text: byte {exc.start})") from None
@@ -59,5 +59,5 @@ def _folder_items(root: Path, mapping, classes) -> list[Item]:
             continue
         prefix = p.name.split("_", 1)[0]
         split = prefix if prefix in PREFIXES else p.relative_to(root).parts[0]  # else the top folder: train/test
-        out.append(Item(str(p.relative_to(root)), file=str(p), label=labels[p.parent.name], split_hint=split))
+        out.append(Item(text_path(p.relative_to(root)), file=str(p), label=labels[p.parent.name], split_hint=split))
     return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curation.importers.common import DatasetError, Item, image_files, resolve_classes
+from curation.importers.common import DatasetError, Item, image_files, resolve_classes, text_path
 
 DEFAULT_CROP = "detect"  # photos; use --crop none for pre-cropped sets such as CK+48
 LICENSE = None
@@ -20,7 +20,7 @@ def items(root: Path, mapping: dict[str, str | None], classes: list[str]) -> lis
         raise DatasetError(f"{root}: no images in class folders (expected {root.name}/<class>/*.png)")
     labels = resolve_classes([p.relative_to(root).parts[0] for p in files], mapping, classes)
     return [
-        Item(str(p.relative_to(root)), file=str(p), label=labels[p.relative_to(root).parts[0]])
+        Item(text_path(p.relative_to(root)), file=str(p), label=labels[p.relative_to(root).parts[0]])
         for p in files
         if labels[p.relative_to(root).parts[0]] is not None
     ]

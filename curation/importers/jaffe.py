@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curation.importers.common import DatasetError, Item, image_files, resolve_classes
+from curation.importers.common import DatasetError, Item, image_files, resolve_classes, text_path
 
 DEFAULT_CROP = "detect"
 LICENSE = "JAFFE (Lyons, Kamachi, Gyoba 1998): non-commercial research use; see the JAFFE terms"
@@ -28,4 +28,4 @@ def items(root: Path, mapping: dict[str, str | None], classes: list[str]) -> lis
     if not files:
         raise DatasetError(f"{root}: no JAFFE images")
     labels = resolve_classes(names, mapping, classes)
-    return [Item(str(p.relative_to(root)), file=str(p), label=labels[c]) for p, c in files if labels[c] is not None]
+    return [Item(text_path(p.relative_to(root)), file=str(p), label=labels[c]) for p, c in files if labels[c] is not None]

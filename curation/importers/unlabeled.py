@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curation.importers.common import DatasetError, Item, image_files
+from curation.importers.common import DatasetError, Item, image_files, text_path
 
 DEFAULT_CROP = "detect"
 LICENSE = None
@@ -12,4 +12,4 @@ LICENSE = None
 def items(root: Path, mapping: dict[str, str | None], classes: list[str]) -> list[Item]:
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory")
-    return [Item(str(p.relative_to(root)), file=str(p)) for p in image_files(root)]
+    return [Item(text_path(p.relative_to(root)), file=str(p)) for p in image_files(root)]

@@ -298,3 +298,59 @@ def test_import_and_extraction_on_sqlite_and_postgresql(any_catalog, shared_data
     assert extraction.faces == 4
     again = run_import(any_catalog, NewSource(kind="dataset", name="fer2013"), fer_items, "none", 100, workers=2)
     assert again.faces_added == 0 and any_catalog.count_faces() == 54
+
+
+def test_fer2013_csv_saved_with_a_bom_imports(tmp_path, cat_dir):
+    # Excel's "CSV UTF-8" starts with a byte-order mark; the first column is still "emotion".
+    (tmp_path / "bom.csv").write_text("emotion,pixels,Usage\r\n3,1 2 3 4,Training\r\n", encoding="utf-8-sig")
+    summary = curate("import", "fer2013", str(tmp_path / "bom.csv"), "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == 1 and summary["failed"] == {}
+    with open_catalog(cat_dir) as cat:
+        assert [(f.label, f.split_hint) for f in cat.iter_faces()] == [("happy", "Training")]
+
+
+def test_fer2013_csv_pixels_that_are_not_numbers_fail_only_their_row(tmp_path, cat_dir):
+    good = " ".join(["7"] * 16)
+    (tmp_path / "text.csv").write_text(f"emotion,pixels,Usage\n3,{good},Training\n3,1 2 x 4,Training\n")
+    for workers in ("1", "2"):  # in the parent and in a worker process
+        res = CliRunner().invoke(main, ["import", "fer2013", str(tmp_path / "text.csv"), "--catalog", cat_dir,
+                                        "--json", "--workers", workers, "--name", f"w{workers}"])
+        assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+        summary = json.loads(res.output)
+        assert summary["faces_added"] == 1
+        assert summary["failed"] == {"text.csv:3": "pixels: 'x' is not a number from 0 to 255"}
+
+
+def test_an_empty_dataset_is_an_error_and_adds_no_source(tmp_path, cat_dir):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no pictures here")
+    (tmp_path / "header.csv").write_text("emotion,pixels,Usage\n")
+    cases = [("unlabeled", "empty"), ("unlabeled", "notes"), ("fer2013", "header.csv")]
+    for kind, name in cases:
+        res = CliRunner().invoke(main, ["import", kind, str(tmp_path / name), "--catalog", cat_dir])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        assert res.output.startswith(f"error: {tmp_path / name}: nothing to import"), res.output
+    # Every class dropped by --map: nothing to import either.
+    (tmp_path / "one" / "happy").mkdir(parents=True)
+    pattern(1).save(tmp_path / "one" / "happy" / "a.png")
+    res = CliRunner().invoke(main, ["import", "folders", str(tmp_path / "one"), "--map", "happy=", "--catalog", cat_dir])
+    assert res.exit_code == 1 and "nothing to import" in res.output and "--map" in res.output
+    with open_catalog(cat_dir) as cat:
+        assert cat.stats()["sources"] == 0
+
+
+def test_file_names_that_are_not_utf8_import_with_a_readable_path(tmp_path, cat_dir):
+    root = tmp_path / "ds"
+    (root / "happy").mkdir(parents=True)
+    raw = os.path.join(os.fsencode(root / "happy"), b"caf\xe9.png")  # Latin-1 name, as old archives have
+    pattern(2).save(os.fsdecode(raw))
+    pattern(3).save(root / "happy" / "ok.png")
+    args = ["import", "folders", str(root), "--crop", "none", "--catalog", cat_dir]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    with open_catalog(cat_dir) as cat:
+        paths = sorted(f.dataset_path for f in cat.iter_faces())
+    assert paths == ["happy/caf\\xe9.png", "happy/ok.png"]
+    again = curate(*args, "--json")  # idempotent: the escaped path finds the face again
+    assert again["faces_added"] == 0 and again["skipped"] == 2
