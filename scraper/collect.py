@@ -54,7 +54,7 @@ fetch(arguments[0], {credentials: "include"})
 """
 
 
-def fetch_in_page(driver: WebDriver, url: str, _referer: str | None = None) -> str:
+def fetch_in_page(driver: WebDriver, url: str) -> str:
     """A further result page's text, fetched by the open page (which is its Referer)."""
     try:
         status, body = driver.execute_async_script(_FETCH_JS, url)
