@@ -64,6 +64,8 @@ def extract(catalog_location, store, sources, queries, detector, size, padding, 
         f"{summary.images} images: {summary.faces} faces, {summary.no_face} without a face, "
         f"{summary.unreadable} unreadable ({summary.as_dict()['faces_per_second'] or 0} faces/s)"
     )
+    if summary.extracted_elsewhere:
+        click.echo(f"{summary.extracted_elsewhere} images were extracted meanwhile by another run (left as they were)")
     if redo:
         click.echo(f"labels kept: {summary.labels_kept}; labeled or reviewed faces not found again (kept as they were): {summary.labels_unmatched}")
     for path, reason in list(summary.errors.items())[:20]:

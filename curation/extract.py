@@ -42,6 +42,7 @@ class ExtractSummary:
     labels_kept: int = 0  # --redo: faces that kept an earlier face's annotation
     labels_unmatched: int = 0  # --redo: labeled or reviewed faces not found again: kept as they were
     skipped_precropped: int = 0  # --redo: images imported with --crop none are left alone
+    extracted_elsewhere: int = 0  # pending when listed, extracted meanwhile by another run: left as they were
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)  # blob path -> reason
 
@@ -169,6 +170,11 @@ def run_extraction(
         # that is not carried over: a person's work is never discarded by new settings.
         saved = catalog.save_extraction(result.image_id, result.state, result.faces, result.error,
                                         replace=redo, carry_annotations=carry)
+        if saved.extracted_elsewhere:
+            summary.extracted_elsewhere += 1
+            if on_result:
+                on_result(result)
+            return
         summary.images += 1
         summary.faces += len(result.faces)
         summary.labels_kept += len(carry)

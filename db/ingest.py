@@ -43,6 +43,7 @@ def _chunks(seq: Sequence, n: int = BATCH) -> Iterable[Sequence]:
 class ExtractionSaved:
     face_ids: list[int]  # the new faces, in the order given
     kept_face_ids: list[int]  # --redo: earlier faces kept as they were (labeled, reviewed or pre-cropped)
+    extracted_elsewhere: bool = False  # not a redo, and another run extracted the image first: nothing stored
 
 
 def _next_ids(conn, model, n: int) -> list[int]:
@@ -281,6 +282,16 @@ class IngestMixin:
         dataset's own pre-cropped face (detector "none"), which detection does not replace.
         """
         with self._writing() as conn:
+            if not replace:
+                # Two runs at once may both have read this image as pending: the first to save wins.
+                # (PostgreSQL: the second's UPDATE waits on the first's row lock, then matches nothing.)
+                claimed = conn.execute(
+                    update(m.Image)
+                    .where(m.Image.id == image_id, m.Image.extraction_state == ExtractionState.PENDING.value)
+                    .values(extraction_state=ExtractionState(state).value, extraction_error=error)
+                ).rowcount
+                if not claimed:
+                    return ExtractionSaved(face_ids=[], kept_face_ids=[], extracted_elsewhere=True)
             old: dict[int, Any] = {}
             if replace:
                 old = {

@@ -206,3 +206,20 @@ def test_cli_redo_of_one_source_keeps_another_sources_labeled_precropped_face(tm
     assert [f for f in after if f.detector == "none"] == [dataset_face]  # untouched: same id, label, version
     detected = [f for f in after if f.detector == "hog"]
     assert len(detected) == 2 and not {f.id for f in detected} & {f.id for f in before}  # new faces
+
+
+def test_two_runs_at_once_extract_each_image_once(any_catalog, photos):
+    # `curate extract` started while another run (or an import's extraction) is under way: both
+    # listed the same pending images. Simulated deterministically: after the first run stores its
+    # first image, a second run extracts everything left; the first must not add those faces again.
+    add_raw_images(any_catalog, photos, label=None)
+    second = []
+
+    def on_result(_result) -> None:
+        if not second:
+            second.append(run_extraction(any_catalog, ExtractSettings(), workers=1))
+
+    first = run_extraction(any_catalog, ExtractSettings(), workers=1, on_result=on_result)
+    assert second[0].images == 4
+    assert first.images == 1 and first.extracted_elsewhere == 4
+    assert first.faces + second[0].faces == 6 + 2 + 1 + 2 == any_catalog.count_faces()
