@@ -248,12 +248,18 @@ class IngestMixin:
         with self._writing() as conn:
             return self._insert_faces(conn, items)
 
-    def add_images_with_faces(self, pairs: Sequence[tuple[NewImage, NewFace | None]]) -> list[ImageRef]:
+    def add_images_with_faces(self, pairs: Sequence[tuple[NewImage, NewFace | None]]) -> list[ImageRef | None]:
         """A dataset's pictures that are faces already (--crop none): each image with its face, in one
         transaction, so a killed import leaves both or neither. Byte-identical pictures share one
         image and each keeps its own face. Images created here are marked extracted (FACES); an image
-        that was already in the catalog keeps its own state (a scraped photo still gets detected)."""
+        that was already in the catalog keeps its own state (a scraped photo still gets detected).
+        A face whose source already has a face of that dataset path (another import of the same
+        dataset, running at the same time) is not added again: its pair gives None."""
         with self._writing() as conn:
+            done = self._imported_already(conn, [face for _, face in pairs if face is not None])
+            todo = [i for i, (_, face) in enumerate(pairs) if face is None or (face.source_id, face.dataset_path) not in done]
+            out: list[ImageRef | None] = [None] * len(pairs)
+            pairs = [pairs[i] for i in todo]
             refs = self._insert_images(conn, [image for image, _ in pairs])
             self._insert_faces(conn, [(ref.id, face) for ref, (_, face) in zip(refs, pairs) if face is not None])
             created = sorted({ref.id for ref, (_, face) in zip(refs, pairs) if ref.created and face is not None})
@@ -261,7 +267,26 @@ class IngestMixin:
                 conn.execute(
                     update(m.Image).where(m.Image.id.in_(chunk)).values(extraction_state=ExtractionState.FACES.value)
                 )
-        return refs
+        for i, ref in zip(todo, refs):
+            out[i] = ref
+        return out
+
+    @staticmethod
+    def _imported_already(conn, faces: Sequence[NewFace]) -> set[tuple[int, str]]:
+        """(source id, dataset path) of these faces that their source has already."""
+        keys = {(f.source_id, f.dataset_path) for f in faces if f.source_id is not None and f.dataset_path is not None}
+        if not keys:
+            return set()
+        sources = sorted({s for s, _ in keys})
+        # PostgreSQL: two imports of one source take turns here, so each sees the other's faces
+        # (SQLite's writers hold the write lock throughout).
+        conn.execute(select(m.Source.id).where(m.Source.id.in_(sources)).with_for_update())
+        found: set[tuple[int, str]] = set()
+        for chunk in _chunks(sorted({p for _, p in keys})):
+            rows = conn.execute(select(m.Face.source_id, m.Face.dataset_path)
+                                .where(m.Face.source_id.in_(sources), m.Face.dataset_path.in_(chunk)))
+            found.update((s, p) for s, p in rows)
+        return found & keys
 
     def save_extraction(
         self,

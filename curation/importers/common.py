@@ -205,6 +205,9 @@ def run_import(
             [(p.image, replace(p.face, source_id=source_id) if p.face is not None else None) for p in ok]
         )
         for p, ref in zip(ok, refs):
+            if ref is None:
+                summary.skipped += 1  # imported meanwhile by another run of this import
+                continue
             if ref.created:
                 summary.images_added += 1
             elif p.image.sha256 in seen_sha:

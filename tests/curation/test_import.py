@@ -354,3 +354,29 @@ def test_file_names_that_are_not_utf8_import_with_a_readable_path(tmp_path, cat_
     assert paths == ["happy/caf\\xe9.png", "happy/ok.png"]
     again = curate(*args, "--json")  # idempotent: the escaped path finds the face again
     assert again["faces_added"] == 0 and again["skipped"] == 2
+
+
+def test_two_imports_of_one_dataset_at_once_add_each_face_once(any_catalog, tmp_path, monkeypatch):
+    # A second `curate import` of the same dataset while the first runs (both listed every file as
+    # to do). Simulated deterministically: after the first stores its first batch, the second
+    # imports everything; the first must then skip what the second stored.
+    from curation.importers import common, folders
+    from db.types import NewSource
+
+    for i in range(6):
+        (tmp_path / "ds" / "happy").mkdir(parents=True, exist_ok=True)
+        pattern(100 + i).save(tmp_path / "ds" / "happy" / f"{i}.png")
+    items = folders.items(tmp_path / "ds", {}, any_catalog.class_names())
+    monkeypatch.setattr(common, "BATCH", 2)
+    source = NewSource(kind="dataset", name="ds")
+    second = []
+
+    def on_progress(_n: int) -> None:
+        if not second:
+            second.append(common.run_import(any_catalog, source, items, "none", 48, workers=1))
+
+    first = common.run_import(any_catalog, source, items, "none", 48, workers=1, on_progress=on_progress)
+    assert second[0].faces_added == 4 and second[0].skipped == 2
+    assert first.faces_added == 2 and first.skipped == 4
+    paths = [f.dataset_path for f in any_catalog.iter_faces()]
+    assert sorted(paths) == [f"happy/{i}.png" for i in range(6)]
