@@ -8,6 +8,7 @@ import click
 from curation.export import FORMATS, export
 from curation.selection import STATUSES, SelectionSpec, parse_class_map, parse_names
 from curation.split import SPLITS
+from curation.interrupt import NOTHING_WRITTEN, on_interrupt
 from db.cli import catalog_options, open_for_command, print_json, progress, user_errors
 
 
@@ -45,6 +46,7 @@ OUT/faces.npz with X, y, split, classes, face_ids.
 @click.option("--force", is_flag=True, help="Replace OUT if it is an earlier export (or an empty folder); anything else is refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @user_errors
+@on_interrupt(NOTHING_WRITTEN)
 def export_command(out: Path, catalog_location: str | None, store: str | None, fmt: str, status: str,
                    classes: str | None, class_map: str | None, sources: tuple[str, ...], split: str, seed: int,
                    size: int | None, force: bool, as_json: bool) -> None:

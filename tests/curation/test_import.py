@@ -380,3 +380,26 @@ def test_two_imports_of_one_dataset_at_once_add_each_face_once(any_catalog, tmp_
     assert first.faces_added == 2 and first.skipped == 4
     paths = [f.dataset_path for f in any_catalog.iter_faces()]
     assert sorted(paths) == [f"happy/{i}.png" for i in range(6)]
+
+
+def test_ctrl_c_says_what_was_kept_and_the_rerun_finishes(tmp_path, cat_dir, monkeypatch):
+    from curation.importers import common
+
+    rows = [(3, np.full((4, 4), i % 256, dtype=np.uint8), "Training") for i in range(1200)]
+    _write_fer_csv(tmp_path / "fer.csv", rows)
+    real_prepare, calls = common.prepare, []
+
+    def interrupted_prepare(*args):
+        calls.append(1)
+        if len(calls) == 1100:  # Ctrl-C after the first batch of 1000 is stored
+            raise KeyboardInterrupt
+        return real_prepare(*args)
+
+    monkeypatch.setattr(common, "prepare", interrupted_prepare)
+    args = ["import", "fer2013", str(tmp_path / "fer.csv"), "--catalog", cat_dir, "--workers", "1"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.output == "error: interrupted; what was stored is kept: run the same command again to finish\n"
+    monkeypatch.setattr(common, "prepare", real_prepare)
+    again = curate(*args, "--json")
+    assert again["skipped"] == 1000 and again["faces_added"] == 200
