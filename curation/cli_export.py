@@ -8,8 +8,9 @@ import click
 from curation.export import FORMATS, export
 from curation.selection import STATUSES, SelectionSpec, parse_class_map, parse_names
 from curation.split import SPLITS
-from curation.interrupt import NOTHING_WRITTEN, on_interrupt
-from db.cli import catalog_options, open_for_command, print_json, progress, user_errors
+from db.cli import (
+    INTERRUPTED_NOTHING_WRITTEN, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors,
+)
 
 
 @click.command(
@@ -38,7 +39,8 @@ OUT/faces.npz with X, y, split, classes, face_ids.
 @click.option("--map", "class_map", metavar="OLD=NEW,...", help="Rename classes (disgust=angry) or drop them (contempt=).")
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only faces from this source (repeatable).")
 @click.option("--split", default="80/10/10", show_default=True, metavar="T/V/T|keep",
-              help="Train/val/test percentages (stratified by class; duplicate groups stay in one split), "
+              help="Train/val/test proportions, scaled to add up to 100% (stratified by class; duplicate "
+                   "groups stay in one split), "
                    "or keep: the faces' split hints (FER2013 Usage); faces without a hint go to train.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--size", type=click.IntRange(8, 1024), default=None,
@@ -46,7 +48,7 @@ OUT/faces.npz with X, y, split, classes, face_ids.
 @click.option("--force", is_flag=True, help="Replace OUT if it is an earlier export (or an empty folder); anything else is refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @user_errors
-@on_interrupt(NOTHING_WRITTEN)
+@on_interrupt(INTERRUPTED_NOTHING_WRITTEN)
 def export_command(out: Path, catalog_location: str | None, store: str | None, fmt: str, status: str,
                    classes: str | None, class_map: str | None, sources: tuple[str, ...], split: str, seed: int,
                    size: int | None, force: bool, as_json: bool) -> None:

@@ -8,8 +8,9 @@ import click
 from curation.extract import ImageResult, run_extraction
 from curation.pool import WorkersCannotStart
 from curation.faces import ExtractSettings
-from curation.interrupt import KEPT, on_interrupt
-from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
+from db.cli import (
+    INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors,
+)
 
 DEFAULTS = ExtractSettings()
 
@@ -43,7 +44,7 @@ Examples:
               help="Extract again from every selected image; faces that overlap an old face keep its label.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @user_errors
-@on_interrupt(KEPT)
+@on_interrupt(INTERRUPTED_KEPT)
 def extract(catalog_location, store, sources, queries, detector, size, padding, min_face, detect_mp,
             workers, redo, as_json) -> None:
     """Find faces in the catalog's images, align and crop them (grayscale, SIZE x SIZE).

@@ -12,8 +12,9 @@ from curation.importers import KINDS
 from curation.importers.common import DatasetError, run_import, text_path
 from curation.pool import WorkersCannotStart
 from curation.selection import SelectionError, parse_class_map
-from curation.interrupt import KEPT, on_interrupt
-from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
+from db.cli import (
+    INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors,
+)
 from db.types import NewSource
 
 
@@ -43,7 +44,7 @@ Examples:
 @click.option("--workers", type=click.IntRange(1, None), default=None, help="Processes (default: every core).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (added, skipped, failed with reasons).")
 @user_errors
-@on_interrupt(KEPT)
+@on_interrupt(INTERRUPTED_KEPT)
 def import_(catalog_location, store, kind, path, name, map_text, crop, size, license_note, workers, as_json) -> None:
     """Import a dataset of KIND from PATH: fer2013 (CSV or folders), folders (one per class), jaffe, unlabeled.
 

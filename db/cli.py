@@ -68,6 +68,11 @@ def user_errors(func: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:
+            # The reader went away (`curate stats | head -1`): nothing to say. Python's own recipe:
+            # point stdout at /dev/null so the flush at exit cannot complain again, then exit 1.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except (CatalogError, SQLAlchemyError, OSError) as exc:
             if os.environ.get("FACECAT_DEBUG") == "1":
                 raise
@@ -79,6 +84,27 @@ def user_errors(func: Callable[..., T]) -> Callable[..., T]:
             raise UserError(f"{exc.strerror or exc}{where}") from None
 
     return wrapper
+
+
+INTERRUPTED_KEPT = "interrupted; what was stored is kept: run the same command again to finish"
+INTERRUPTED_NOTHING_WRITTEN = "interrupted; nothing was written (OUT is as it was)"
+
+
+def on_interrupt(message: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Ctrl-C in a long command: `error: message` (what became of the work), exit 1, instead of
+    click's bare "Aborted!"."""
+
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except KeyboardInterrupt:
+                raise UserError(message) from None
+
+        return wrapper
+
+    return decorate
 
 
 def print_json(obj: Any) -> None:

@@ -13,7 +13,9 @@ import requests
 from selenium.common.exceptions import WebDriverException
 
 from db.catalog import DEFAULT_CLASSES
-from db.cli import UserError, catalog_options, open_for_command, print_json, progress, user_errors
+from db.cli import (
+    INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors,
+)
 
 from scraper.browser import BrowserNotFound, start_browser
 from scraper.collect import ERROR_PAGE, Collected, Pace, PageError, collect, why_page_failed
@@ -145,6 +147,7 @@ def _print_report(r: QueryReport, dry_run: bool, folder: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @catalog_options
 @user_errors
+@on_interrupt(INTERRUPTED_KEPT)
 def main(query, queries_file, engine, limit, label, concurrency, per_host, headful, base_url, from_page, no_browser,
          dry_run, view_dir, timeout, settle, as_json, catalog_location, store) -> None:
     """Search images for each QUERY with a real browser and add them to the catalog, with provenance.

@@ -157,3 +157,14 @@ def test_a_bad_busy_timeout_setting_is_a_one_line_error(tmp_path):
     assert curate("init", "--catalog", str(tmp_path / "c")).returncode == 0
     r = curate("stats", "--catalog", str(tmp_path / "c"), env={"FACECAT_SQLITE_BUSY_MS": "5s"})
     assert_one_line_error(r, "FACECAT_SQLITE_BUSY_MS", "'5s'")
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
+    """`curate stats | head -1`: the pipe closes before the command writes; it stops quietly."""
+    assert curate("init", "--catalog", str(tmp_path / "cat")).returncode == 0
+    proc = subprocess.Popen([CURATE, "stats", "--catalog", str(tmp_path / "cat")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before the command has started writing
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1
+    assert err == ""

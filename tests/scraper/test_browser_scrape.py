@@ -226,7 +226,8 @@ def cmdline_of(pid: int) -> str | None:
         return None
 
 
-def test_sigterm_stops_chromium_and_chromedriver_and_leaves_a_sound_catalog(serve, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_stops_chromium_and_chromedriver_and_leaves_a_sound_catalog(serve, tmp_path, sig):
     entries = [Entry(f"slow{i}", "slow") for i in range(6)] + [Entry(f"ok{i:02d}") for i in range(10)]
     site = BingMirror(entries, slow_seconds=1.5)
     server = serve(site)
@@ -240,10 +241,14 @@ def test_sigterm_stops_chromium_and_chromedriver_and_leaves_a_sound_catalog(serv
         wait_for(lambda: any(h.startswith("/img/") for h in server.hits) or proc.poll() is not None, "downloads to start")
         browser = {pid: cmd for pid, cmd in descendants(proc.pid).items() if "chrom" in cmd}
         assert any("chromedriver" in c for c in browser.values()) and any("--headless" in c for c in browser.values())
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         stderr = proc.communicate(timeout=60)[1].decode()
-        assert proc.returncode == 128 + signal.SIGTERM, stderr  # exited through SystemExit, finally blocks run
         assert "Traceback" not in stderr
+        if sig == signal.SIGTERM:
+            assert proc.returncode == 128 + signal.SIGTERM, stderr  # exited through SystemExit, finally blocks run
+        else:
+            assert proc.returncode == 1
+            assert stderr.splitlines()[-1] == "error: interrupted; what was stored is kept: run the same command again to finish"
         wait_for(lambda: not [p for p, c in browser.items() if cmdline_of(p) == c], "Chromium and chromedriver to end",
                  seconds=15)
     finally:
