@@ -74,6 +74,9 @@ class Image(Base):
 
 class Face(Base):
     __tablename__ = "faces"
+    # Added by 0004 (replacing 0003's index on source_id alone): an import asks which files of its
+    # source are faces already, by dataset path, on every batch.
+    __table_args__ = (Index("ix_faces_source_id_dataset_path", "source_id", "dataset_path"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
@@ -94,9 +97,7 @@ class Face(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Added by 0003. Where this face came from (filled from its image when not given): byte-identical
     # files share one image row, but each file is a face with its own source, label and origin.
-    source_id: Mapped[int | None] = mapped_column(
-        ForeignKey("sources.id", name="fk_faces_source_id"), index=True
-    )
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", name="fk_faces_source_id"))
     dataset_path: Mapped[str | None] = mapped_column(Text)
 
 
