@@ -3,6 +3,7 @@ is a plain function, small real images made with Pillow, and a condition poller.
 from __future__ import annotations
 
 import io
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,12 +71,20 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A browser that resets an idle keep-alive or preconnected socket is not a server error.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class LocalServer:
     """Serves app(handler) on 127.0.0.1 in a background thread."""
 
     def __init__(self, app: Callable[[Handler], None], host: str = "127.0.0.1"):
-        self.httpd = ThreadingHTTPServer((host, 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _QuietServer((host, 0), Handler)
         self.httpd.app = app
         self.httpd.hits = []
         self.httpd.referers = []  # the Referer header of each hit, None when absent
