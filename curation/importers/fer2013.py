@@ -35,8 +35,9 @@ def _read_csv(path: Path, reader: csv.DictReader, labels: dict[str, str | None])
     missing = {"emotion", "pixels"} - set(reader.fieldnames or ())
     if missing:
         raise DatasetError(f"{path.name}: not a FER2013 CSV (missing column {', '.join(sorted(missing))})")
+    name = text_path(path.name)  # rows are stored as name:line
     for row in reader:
-        where = f"{path.name}:{reader.line_num}"
+        where = f"{name}:{reader.line_num}"
         try:
             emotion = EMOTIONS[int(row["emotion"])]
         except (ValueError, IndexError, TypeError):

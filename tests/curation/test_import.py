@@ -356,6 +356,17 @@ def test_file_names_that_are_not_utf8_import_with_a_readable_path(tmp_path, cat_
     assert again["faces_added"] == 0 and again["skipped"] == 2
 
 
+def test_a_fer2013_csv_whose_name_is_not_utf8_imports(tmp_path, cat_dir):
+    # Its rows are named file:line in the catalog, so the file name is escaped there too.
+    csv_path = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"fer\xe9.csv"))
+    Path(csv_path).write_text(f"emotion,pixels,Usage\n3,{' '.join(['7'] * 16)},Training\n3,1 2 x 4,Training\n")
+    summary = curate("import", "fer2013", csv_path, "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == 1
+    assert summary["failed"] == {"fer\\xe9.csv:3": "pixels: 'x' is not a number from 0 to 255"}
+    with open_catalog(cat_dir) as cat:
+        assert [f.dataset_path for f in cat.iter_faces()] == ["fer\\xe9.csv:2"]
+
+
 def test_two_imports_of_one_dataset_at_once_add_each_face_once(any_catalog, tmp_path, monkeypatch):
     # A second `curate import` of the same dataset while the first runs (both listed every file as
     # to do). Simulated deterministically: after the first stores its first batch, the second
