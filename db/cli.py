@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import select
 import sys
 from typing import Any, Callable, Iterable, TypeVar
 
@@ -68,7 +69,9 @@ def user_errors(func: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except BrokenPipeError:
+        except BrokenPipeError as exc:
+            if not _stdout_reader_gone():
+                raise UserError(_os_error_message(exc)) from None  # another pipe (a worker's, a socket's)
             # The reader went away (`curate stats | head -1`): nothing to say. Python's own recipe:
             # point stdout at /dev/null so the flush at exit cannot complain again, then exit 1.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -80,14 +83,28 @@ def user_errors(func: Callable[..., T]) -> Callable[..., T]:
                 raise UserError(str(exc)) from None
             if isinstance(exc, SQLAlchemyError):
                 raise UserError(f"catalog database error: {database_error_message(exc)}") from None
-            where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
-            raise UserError(f"{exc.strerror or exc}{where}") from None
+            raise UserError(_os_error_message(exc)) from None
 
     return wrapper
 
 
 INTERRUPTED_KEPT = "interrupted; what was stored is kept: run the same command again to finish"
 INTERRUPTED_NOTHING_WRITTEN = "interrupted; nothing was written (OUT is as it was)"
+
+
+def _os_error_message(exc: OSError) -> str:
+    where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reading end is closed (POLLERR); False where poll is missing."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def on_interrupt(message: str) -> Callable[[Callable[..., T]], Callable[..., T]]:

@@ -103,6 +103,23 @@ class IngestMixin:
         with self._writing() as conn:
             return conn.execute(insert(m.Source).returning(m.Source.id), [_row(source)]).scalar_one()
 
+    def find_or_add_source(self, source: NewSource) -> tuple[int, bool]:
+        """(id, created): the most recent source of that kind and name, else a new one. Two commands
+        starting at once get the same source (SQLite: one writer at a time; PostgreSQL: a
+        transaction lock on the kind and name)."""
+        with self._writing() as conn:
+            if conn.dialect.name == "postgresql":
+                key = int.from_bytes(hashlib.sha256(f"{source.kind}\0{source.name}".encode()).digest()[:8], "big",
+                                     signed=True)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            found = conn.execute(
+                select(m.Source.id).where(m.Source.kind == source.kind, m.Source.name == source.name)
+                .order_by(m.Source.id.desc()).limit(1)
+            ).scalar()
+            if found is not None:
+                return found, False
+            return conn.execute(insert(m.Source).returning(m.Source.id), [_row(source)]).scalar_one(), True
+
     def find_source(self, kind: str, name: str) -> SourceInfo | None:
         """The most recent source of that kind and name (idempotent imports look themselves up here)."""
         with self._reading() as conn:
@@ -280,7 +297,7 @@ class IngestMixin:
         sources = sorted({s for s, _ in keys})
         # PostgreSQL: two imports of one source take turns here, so each sees the other's faces
         # (SQLite's writers hold the write lock throughout).
-        conn.execute(select(m.Source.id).where(m.Source.id.in_(sources)).with_for_update())
+        conn.execute(select(m.Source.id).where(m.Source.id.in_(sources)).with_for_update(key_share=True))
         found: set[tuple[int, str]] = set()
         for chunk in _chunks(sorted({p for _, p in keys})):
             rows = conn.execute(select(m.Face.source_id, m.Face.dataset_path)
@@ -319,6 +336,9 @@ class IngestMixin:
                     return ExtractionSaved(face_ids=[], kept_face_ids=[], extracted_elsewhere=True)
             old: dict[int, Any] = {}
             if replace:
+                # Two --redo runs on one image take turns (PostgreSQL; SQLite has one writer anyway):
+                # otherwise the second may miss the first's new faces and add its own beside them.
+                conn.execute(select(m.Image.id).where(m.Image.id == image_id).with_for_update(key_share=True))
                 old = {
                     r.id: r
                     for r in conn.execute(

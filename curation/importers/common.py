@@ -179,9 +179,8 @@ def run_import(
     started = time.perf_counter()
     summary = ImportSummary(source=source.name, kind=source.params.get("importer", source.kind), crop=crop,
                             files=len(items))
-    existing = catalog.find_source(source.kind, source.name)
-    source_id = existing.id if existing else catalog.add_source(source)
-    if existing and crop == "none":
+    source_id, created = catalog.find_or_add_source(source)
+    if not created and crop == "none":
         # A re-import (or the rest of a stopped one): files that already are faces of this source are done.
         done = {f.dataset_path for f in catalog.iter_faces(FaceFilter(sources=(source.name,), include_deleted=True))}
         todo = [it for it in items if it.dataset_path not in done]
@@ -190,7 +189,7 @@ def run_import(
     seen_sha: set[str] = set()
     # --crop detect: the images of this source from an earlier run; each is claimed by the first
     # file of this run that has its bytes (that file was imported already), later ones share it.
-    own = catalog.image_ids_of_source(source.name) if existing else set()
+    own = catalog.image_ids_of_source(source.name) if not created else set()
     claimed: dict[int, str] = {}  # image id -> dataset path of the file it stands for in this run
     shared: dict[str, int] = {}  # dataset path -> the existing image it got
     workers = max(1, min(workers or os.cpu_count() or 1, len(items) or 1))

@@ -168,3 +168,18 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 1
     assert err == ""
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_still_an_error():
+    import click
+    from click.testing import CliRunner
+
+    from db.cli import user_errors
+
+    @click.command()
+    @user_errors
+    def worker_pipe():
+        raise BrokenPipeError(32, "Broken pipe")  # e.g. a worker process's pipe, stdout is fine
+
+    r = CliRunner().invoke(worker_pipe)
+    assert r.exit_code == 1 and r.output.strip() == "error: Broken pipe"

@@ -133,3 +133,60 @@ def test_two_importers_adding_the_same_images_at_once(any_catalog, tmp_path):
     assert [r.id for r in refs["a"]] == [r.id for r in refs["b"]]
     assert all(a.created != b.created for a, b in zip(refs["a"], refs["b"]))
     assert cat_a.stats()["images"] == 300
+
+
+def _at_once(work, *args_per_thread) -> list:
+    """Run work(*args) in one thread per args tuple, released together; returns their results."""
+    barrier = threading.Barrier(len(args_per_thread))
+    results: list = [None] * len(args_per_thread)
+
+    def run(i, args):
+        barrier.wait()
+        results[i] = work(*args)
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(args_per_thread)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(r is not None for r in results), "a thread crashed"
+    return results
+
+
+def test_two_redo_runs_at_once_leave_one_face_per_image(any_catalog, tmp_path):
+    """Two `curate extract --redo` at once: each image ends with one set of faces, not both runs'."""
+    from db.types import ExtractionState, NewFace, NewImage, NewSource
+
+    cat_a = any_catalog
+    sid = cat_a.add_source(NewSource(kind="scrape", name="bing: x"))
+    refs = cat_a.add_images([NewImage(*cat_a.blobs.put_bytes(f"photo {i}".encode(), "PNG"), 8, 8, "PNG", sid)
+                             for i in range(60)])
+
+    def face(i: int) -> NewFace:
+        return NewFace(bbox=(0, 0, 8, 8), crop_png=b"png%d" % i, crop_size=8, phash=f"{i:016x}",
+                       pixel_sha256=f"{i:064x}", detector="hog")
+
+    for ref in refs[:30]:  # half were extracted before, half are pending
+        cat_a.save_extraction(ref.id, ExtractionState.FACES, [face(ref.id)])
+
+    def redo(cat):
+        for ref in refs:
+            cat.save_extraction(ref.id, ExtractionState.FACES, [face(ref.id)], replace=True)
+        return True
+
+    with _second_session(cat_a, tmp_path) as cat_b:
+        _at_once(redo, (cat_a,), (cat_b,))
+    with cat_a._reading() as conn:
+        per_image = conn.exec_driver_sql("SELECT image_id, count(*) FROM faces GROUP BY image_id").all()
+    assert sorted(per_image) == sorted((ref.id, 1) for ref in refs)
+
+
+def test_two_commands_starting_at_once_share_one_source(any_catalog, tmp_path):
+    from db.types import NewSource
+
+    with _second_session(any_catalog, tmp_path) as other:
+        got = _at_once(lambda cat: cat.find_or_add_source(NewSource(kind="dataset", name="jaffe")),
+                       (any_catalog,), (other,))
+    assert got[0][0] == got[1][0] and sorted(created for _, created in got) == [False, True]
+    assert [s.name for s in any_catalog.sources()] == ["jaffe"]
+    assert any_catalog.find_or_add_source(NewSource(kind="dataset", name="jaffe")) == (got[0][0], False)
