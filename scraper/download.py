@@ -370,6 +370,8 @@ def clean_temp_dir(temp_dir: Path) -> int:
 
 
 def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # Windows' os.kill(pid, 0) would terminate the process: keep the file instead
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -12,8 +12,10 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from curation.export import manifest
 from curation.export.pixels import face_pictures
@@ -132,10 +134,36 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         os.replace(tmp, out)
 
 
+@contextmanager
+def _only_export_to(out: Path) -> Iterator[None]:
+    """One export to OUT at a time (a lock file beside it, removed at the end): a second one is
+    refused instead of removing the first's build as a killed export's leftovers. POSIX only."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: unguarded
+        yield
+        return
+    lock = out.parent / f".{out.name}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_ino != os.stat(lock).st_ino:  # its holder finished and removed it meanwhile
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
+            raise ExportError(f"another export to {out} is running; wait for it to finish, or export elsewhere") from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
 def _recover(out: Path) -> None:
-    """Clean up after an export that was killed: put back an old export moved aside for a swap
-    that never finished (OUT missing), and remove leftover build and old directories.
-    (Two exports to the same OUT at once are not supported: one would remove the other's build.)"""
+    """Clean up after an export that was killed (run under _only_export_to): put back an old
+    export moved aside for a swap that never finished (OUT missing), and remove leftover build and
+    old directories."""
     if not out.parent.is_dir():
         return
     for old in sorted(out.parent.glob(f".{glob.escape(out.name)}.old-*")):
@@ -155,6 +183,13 @@ def export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     out = Path(out).absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _only_export_to(out):
+        return _export(catalog, out, fmt, spec, size, force, progress)
+
+
+def _export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int | None, force: bool,
+            progress) -> ExportResult:
     _recover(out)
     _check_out(catalog, out, force)
     selection = select_split(catalog, spec)
@@ -165,7 +200,6 @@ def export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int
     check_classes(fmt, selection.classes)
     # Output order: train, val, test, each by face id (FER2013's own CSV is ordered by Usage too).
     ordered = sorted(selection.assignments, key=lambda a: (SPLITS.index(a.split), a.face.id))
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         tmp.chmod(0o777 & ~_current_umask())  # mkdtemp makes it private; OUT is an ordinary folder

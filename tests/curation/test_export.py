@@ -342,3 +342,25 @@ def test_export_killed_between_the_swap_renames_is_recovered(labeled_catalog, ou
     export(labeled_catalog, out, "csv", SelectionSpec(), force=True)
     assert sorted(p.name for p in outdir.iterdir()) == ["faces"]
     assert sorted(p.name for p in out.iterdir()) == ["fer2013.csv", "manifest.json"]
+
+
+def test_a_second_export_to_the_same_out_at_once_is_refused_and_the_first_finishes(labeled_catalog, outdir,
+                                                                                   monkeypatch):
+    out = outdir / "faces"
+    refused = []
+    real_pictures = export_run.face_pictures
+
+    def pictures_then_a_second_export(*args, **kwargs):
+        # The first export is building: a second one to the same OUT starts now.
+        with pytest.raises(ExportError, match=f"another export to {out} is running") as exc:
+            export(labeled_catalog, out, "npz", SelectionSpec())
+        refused.append(exc.value)
+        yield from real_pictures(*args, **kwargs)
+
+    monkeypatch.setattr(export_run, "face_pictures", pictures_then_a_second_export)
+    first = export(labeled_catalog, out, "folders", SelectionSpec())
+    assert refused
+    assert sorted(p.name for p in outdir.iterdir()) == ["faces"]  # no lock or build left beside OUT
+    assert hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest() == first.manifest_sha256
+    monkeypatch.undo()
+    export(labeled_catalog, out, "npz", SelectionSpec(), force=True)  # the next one is not refused
