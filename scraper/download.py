@@ -43,6 +43,9 @@ USER_AGENT = (
     "Chrome/124.0.0.0 Safari/537.36"
 )
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
+# A browser's image Accept header without AVIF and SVG: CDNs that negotiate the format would
+# otherwise send those, which are not kept.
+ACCEPT = "image/webp,image/apng,image/*,*/*;q=0.8"
 RETRY_CODES = {429, 500, 502, 503, 504}
 CHUNK = 64 * 1024
 TEMP_PREFIX = "scrape-"
@@ -147,7 +150,7 @@ class Downloader:
         self.concurrency = concurrency
         self.limits = limits
         self.session = requests.Session()
-        self.session.headers.update({"User-Agent": user_agent, "Accept": "image/avif,image/webp,image/*,*/*;q=0.8"})
+        self.session.headers.update({"User-Agent": user_agent, "Accept": ACCEPT})
         self.session.max_redirects = limits.max_redirects
         adapter = _DeadlineAdapter(pool_connections=64, pool_maxsize=max(concurrency, 4), max_retries=0)
         self.session.mount("http://", adapter)

@@ -61,6 +61,12 @@ class Hostile:
         self.times.setdefault(r, []).append(time.monotonic())
         if r.startswith("/fmt/"):
             h.send(200, FORMATS[r.removeprefix("/fmt/")], "image/" + r.removeprefix("/fmt/").lower())
+        elif r == "/negotiated":  # a CDN that serves AVIF or SVG to whoever says it takes them
+            accept = h.headers.get("Accept", "")
+            if "image/avif" in accept or "image/svg+xml" in accept:
+                h.send(200, b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>', "image/svg+xml")
+            else:
+                h.send(200, make_image(9, "WEBP"), "image/webp")
         elif r == "/anim.gif":
             h.send(200, animated_gif(), "image/gif")
         elif r == "/html-as-jpeg.jpg":
@@ -131,7 +137,7 @@ class Hostile:
 
 EXPECTED = {
     "/fmt/JPEG": S.OK, "/fmt/PNG": S.OK, "/fmt/WEBP": S.OK, "/fmt/BMP": S.OK, "/fmt/TIFF": S.OK, "/anim.gif": S.OK,
-    "/busy.jpg": S.OK,
+    "/busy.jpg": S.OK, "/negotiated": S.OK,
     "/html-as-jpeg.jpg": S.NOT_IMAGE, "/json-as-jpeg.jpg": S.NOT_IMAGE, "/truncated.jpg": S.NOT_IMAGE,
     "/empty.jpg": S.NOT_IMAGE, "/vector.svg": S.NOT_IMAGE,
     "/bomb.png": S.TOO_LARGE, "/endless.jpg": S.TOO_LARGE,
@@ -184,11 +190,11 @@ def test_hostile_urls_into_the_catalog(hostile, catalog):
     report = QueryReport(query="x", engine="bing", label=None, page_url=server.url, source_id=source_id)
     with Downloader(catalog.blobs.temp_dir(), concurrency=8, limits=FAST) as dl:
         fetch_into_catalog(catalog, items, report, dl)
-    assert report.outcomes == {"duplicate": 1, "http_error": 3, "network_error": 1, "not_image": 5, "ok": 8,
+    assert report.outcomes == {"duplicate": 1, "http_error": 3, "network_error": 1, "not_image": 5, "ok": 9,
                                "refused_scheme": 4, "timeout": 1, "too_large": 2}
     assert catalog.stats()["by_download"] == report.outcomes
     images = catalog.images_to_extract(redo=True)
-    assert len(images) == 8 == catalog.stats()["images"]
+    assert len(images) == 9 == catalog.stats()["images"]
     for im in images:  # every row points at a complete image whose bytes match its sha256
         data = catalog.blobs.read(im.blob_path)
         assert hashlib.sha256(data).hexdigest() == im.sha256
