@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain, zip_longest
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -168,11 +168,12 @@ class Downloader:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def fetch_all(self, urls: Iterable[str]) -> Iterator[Fetched]:
-        """Fetch every URL; yields each outcome as it completes."""
-        abort = threading.Event()
+    def fetch_all(self, urls: Iterable[str], referers: Mapping[str, str | None] | None = None) -> Iterator[Fetched]:
+        """Fetch every URL; yields each outcome as it completes. referers: the page each image is on,
+        sent as a browser showing that page would (sites that refuse hotlinking check it)."""
+        abort, referers = threading.Event(), referers or {}
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="download")
-        futures = [pool.submit(self.fetch, u, abort) for u in interleave_by_host(urls)]
+        futures = [pool.submit(self.fetch, u, abort, referers.get(u)) for u in interleave_by_host(urls)]
         waiting = set(futures)
         try:
             for fut in as_completed(futures):
@@ -186,7 +187,7 @@ class Downloader:
             for fut in waiting:
                 fut.add_done_callback(_discard_temp)
 
-    def fetch(self, url: str, abort: threading.Event | None = None) -> Fetched:
+    def fetch(self, url: str, abort: threading.Event | None = None, referer: str | None = None) -> Fetched:
         if urlsplit(url).scheme.lower() not in ("http", "https"):
             return Fetched(url, DownloadStatus.REFUSED_SCHEME, detail=f"only http and https are fetched ({urlsplit(url).scheme or 'no'} scheme)")
         abort = abort or threading.Event()
@@ -196,7 +197,7 @@ class Downloader:
             deadline = time.monotonic() + self.limits.total_timeout
             _headers_deadline.at = deadline
             try:
-                return self._fetch_with_retries(url, deadline, abort)
+                return self._fetch_with_retries(url, deadline, abort, {"Referer": referer} if referer else None)
             finally:
                 _headers_deadline.at = None
 
@@ -206,7 +207,8 @@ class Downloader:
                 self._host_slots[host] = threading.BoundedSemaphore(self.limits.per_host)
             return self._host_slots[host]
 
-    def _fetch_with_retries(self, url: str, deadline: float, abort: threading.Event) -> Fetched:
+    def _fetch_with_retries(self, url: str, deadline: float, abort: threading.Event,
+                            headers: dict[str, str] | None) -> Fetched:
         lim = self.limits
         for attempt in range(lim.retries + 1):
             if abort.is_set():
@@ -215,8 +217,8 @@ class Downloader:
             if left <= 0:
                 return Fetched(url, DownloadStatus.TIMEOUT, detail=self._too_slow)
             try:
-                resp = self.session.get(url, stream=True, timeout=(min(lim.connect_timeout, left),
-                                                                   min(lim.read_timeout, left)))
+                resp = self.session.get(url, stream=True, headers=headers,
+                                        timeout=(min(lim.connect_timeout, left), min(lim.read_timeout, left)))
             except requests.RequestException as exc:
                 return self._no_response(url, exc, deadline)
             if time.monotonic() >= deadline:  # headers cut at the deadline (or just too late)

@@ -53,7 +53,8 @@ def fetch_into_catalog(catalog: Catalog, items: list[Item], report: QueryReport,
     writer = CatalogWriter(catalog, report.source_id, query=report.query, suggested_label=report.label)
     try:
         # closing: a stop (Ctrl-C, SIGTERM) ends the downloads now, not when the generator is collected.
-        with closing(downloader.fetch_all(todo)) as results:
+        # Only the image's own page is sent as Referer: a search engine's would look like hotlinking.
+        with closing(downloader.fetch_all(todo, {u: it.result.page_url for u, it in todo.items()})) as results:
             for fetched in results:
                 writer.add(todo[fetched.url], fetched)
                 on_done()

@@ -67,6 +67,11 @@ class Hostile:
                 h.send(200, b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>', "image/svg+xml")
             else:
                 h.send(200, make_image(9, "WEBP"), "image/webp")
+        elif r == "/hotlink-protected.jpg":  # only for visitors of the site's own pages
+            if (h.headers.get("Referer") or "").startswith("https://photos.example/"):
+                h.send(200, make_image(11), "image/jpeg")
+            else:
+                h.send(403, b"no hotlinking")
         elif r == "/anim.gif":
             h.send(200, animated_gif(), "image/gif")
         elif r == "/html-as-jpeg.jpg":
@@ -279,3 +284,16 @@ def test_clean_temp_dir_removes_dead_runs_leftovers_only(tmp_path):
     (tmp_path / f"scrape-{os.getpid()}-def.part").write_bytes(b"in flight")
     assert clean_temp_dir(tmp_path) == 1
     assert [p.name for p in tmp_path.iterdir()] == [f"scrape-{os.getpid()}-def.part"]
+
+
+def test_an_image_is_asked_for_with_its_own_page_as_referer(hostile, catalog):
+    server, _ = hostile
+    source_id = catalog.add_source(NewSource(kind="scrape", name="bing: x", query="x"))
+    search_page = server.url + "/images/search?q=x"
+    for page, outcome in ((None, {"http_error": 1}), ("https://photos.example/gallery/7", {"ok": 1})):
+        # Without the image's own page the item's page is the search page: never sent as Referer.
+        url = f"{server.url}/hotlink-protected.jpg?page={bool(page)}"  # a fresh URL: tried ones are skipped
+        report = QueryReport(query="x", engine="bing", label=None, page_url=search_page, source_id=source_id)
+        with Downloader(catalog.blobs.temp_dir(), limits=FAST) as dl:
+            fetch_into_catalog(catalog, [Item(Result(url, page_url=page), 1, page or search_page)], report, dl)
+        assert report.outcomes == outcome
