@@ -98,16 +98,20 @@ def _is_facecat_export(out: Path) -> bool:
     return isinstance(data, dict) and manifest.MARKER in data
 
 
-def _check_out(catalog: Catalog, out: Path, force: bool) -> None:
-    """Refuse an OUT that overlaps the catalog, or that --force would replace while it holds
-    anything but an earlier export (a typo such as `export ~ --force` must not wipe a folder)."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise ExportError(f"{out} exists and is not a directory; choose another OUT")
+def _check_outside_catalog(catalog: Catalog, out: Path) -> None:
+    """Refuse an OUT that overlaps the catalog (replacing it would delete catalog data)."""
     real = out.resolve()
     for what, path in (("catalog directory", catalog.location.directory), ("blob store", catalog.blobs.root)):
         how = _overlap(real, path) if path is not None else None
         if how:
             raise ExportError(f"{out} {how} the {what} {path}; choose an OUT outside the catalog")
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse an OUT that --force would replace while it holds anything but an earlier export
+    (a typo such as `export ~ --force` must not wipe a folder)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ExportError(f"{out} exists and is not a directory; choose another OUT")
     if not out.exists():
         return
     if not force:
@@ -183,21 +187,23 @@ def export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     out = Path(out).absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with _only_export_to(out):
-        return _export(catalog, out, fmt, spec, size, force, progress)
-
-
-def _export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int | None, force: bool,
-            progress) -> ExportResult:
-    _recover(out)
-    _check_out(catalog, out, force)
+    _check_outside_catalog(catalog, out)
     selection = select_split(catalog, spec)
     if not selection.assignments:
         raise ExportError(f"no faces match the selection ({spec.status}, classes {spec.classes or 'all'}, "
                           f"sources {spec.sources or 'all'}); see `curate stats`")
     size = export_size(fmt, selection, size)
     check_classes(fmt, selection.classes)
+    # Nothing is written before here: a refused export leaves no folder behind.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _only_export_to(out):
+        _recover(out)
+        _check_out(out, force)
+        return _write(catalog, out, fmt, spec, selection, size, progress)
+
+
+def _write(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, selection: SplitSelection, size: int,
+           progress) -> ExportResult:
     # Output order: train, val, test, each by face id (FER2013's own CSV is ordered by Usage too).
     ordered = sorted(selection.assignments, key=lambda a: (SPLITS.index(a.split), a.face.id))
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))

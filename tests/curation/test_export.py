@@ -209,6 +209,8 @@ def test_selection_errors_write_nothing(labeled_catalog, outdir):
         export(labeled_catalog, outdir / "o", "folders", SelectionSpec(status="confirmed"))
     with pytest.raises(ExportError, match="unfit for a folder name"):
         export(labeled_catalog, outdir / "o", "folders", SelectionSpec(class_map={"sad": "../up"}))
+    with pytest.raises(ExportError, match="no faces match"):  # nor the folders OUT would go in
+        export(labeled_catalog, outdir / "new" / "o", "folders", SelectionSpec(status="confirmed"))
     assert list(outdir.iterdir()) == []
 
 
@@ -267,15 +269,16 @@ def test_image_blob_paths_gives_each_images_original(catalog):
         assert np.array_equal(np.asarray(img), np.asarray(pattern(2)))
 
 
-@pytest.mark.parametrize("where", ["catalog", "parent", "inside", "blobs"])
+@pytest.mark.parametrize("where", ["catalog", "parent", "inside", "deep inside", "blobs"])
 def test_out_overlapping_the_catalog_is_refused_even_with_force(tmp_path, where):
     blobs = tmp_path / "blobs"
     with open_catalog(tmp_path / "catalog", blobs if where == "blobs" else None, create=True) as cat:
         add_dataset(cat, [FaceSpec(pattern(i)) for i in range(3)])
         catalog_files = sorted(p for p in tmp_path.rglob("*"))
         out = {"catalog": tmp_path / "catalog", "parent": tmp_path, "inside": tmp_path / "catalog/exports",
-               "blobs": blobs}[where]
-        how = {"catalog": "is", "parent": "contains", "inside": "is inside", "blobs": "is"}[where]
+               "deep inside": tmp_path / "catalog/new/exports", "blobs": blobs}[where]
+        how = {"catalog": "is", "parent": "contains", "inside": "is inside", "deep inside": "is inside",
+               "blobs": "is"}[where]
         what = "blob store" if where == "blobs" else "catalog directory"
         with pytest.raises(ExportError, match=f"{how} the {what}"):
             export(cat, out, "npz", SelectionSpec(split="100/0/0"), force=True)
