@@ -197,7 +197,10 @@ class Downloader:
             deadline = time.monotonic() + self.limits.total_timeout
             _headers_deadline.at = deadline
             try:
-                return self._fetch_with_retries(url, deadline, abort, {"Referer": referer} if referer else None)
+                # Percent-encoded as a browser sends it: a raw non-Latin-1 character or line break
+                # would make requests fail outright (or refuse the whole header).
+                headers = {"Referer": requests.utils.requote_uri(referer)} if referer else None
+                return self._fetch_with_retries(url, deadline, abort, headers)
             finally:
                 _headers_deadline.at = None
 

@@ -297,3 +297,14 @@ def test_an_image_is_asked_for_with_its_own_page_as_referer(hostile, catalog):
         with Downloader(catalog.blobs.temp_dir(), limits=FAST) as dl:
             fetch_into_catalog(catalog, [Item(Result(url, page_url=page), 1, page or search_page)], report, dl)
         assert report.outcomes == outcome
+
+
+def test_a_page_url_that_is_no_valid_header_is_sent_percent_encoded(hostile, tmp_path):
+    server, _ = hostile
+    pages = {f"{server.url}/hotlink-protected.jpg?{i}": page for i, page in enumerate((
+        "https://photos.example/ギャラリー/7",  # beyond Latin-1: http.client cannot encode it raw
+        "https://photos.example/a\r\nX-Injected: 1",  # a line break would end the header
+    ))}
+    with Downloader(tmp_path, limits=FAST) as dl:
+        got = list(dl.fetch_all(pages, pages))
+    assert [f.status for f in got] == [S.OK, S.OK]
