@@ -70,6 +70,8 @@ def user_errors(func: Callable[..., T]) -> Callable[..., T]:
         try:
             return func(*args, **kwargs)
         except BrokenPipeError as exc:
+            if os.environ.get("FACECAT_DEBUG") == "1":
+                raise
             if not _stdout_reader_gone():
                 raise UserError(_os_error_message(exc)) from None  # another pipe (a worker's, a socket's)
             # The reader went away (`curate stats | head -1`): nothing to say. Python's own recipe:

@@ -135,6 +135,21 @@ def validate_image(path: Path, max_pixels: int) -> tuple[str, int, int]:
     return fmt, width, height
 
 
+def referer_for(page: str | None, image: str) -> str | None:
+    """The Referer a browser showing `page` sends for `image` (its default policy,
+    strict-origin-when-cross-origin): the page itself on the same origin, only its origin on
+    another, nothing from https to http. Percent-encoded as a browser sends it: a raw non-Latin-1
+    character or a line break would make the request fail outright."""
+    if not page:
+        return None
+    p, i = urlsplit(page), urlsplit(image)
+    if p.scheme not in ("http", "https") or not p.netloc or (p.scheme == "https" and i.scheme != "https"):
+        return None
+    same_origin = (p.scheme, p.netloc.lower()) == (i.scheme, i.netloc.lower())
+    sent = page.split("#", 1)[0] if same_origin else f"{p.scheme}://{p.netloc}/"
+    return requests.utils.requote_uri(sent)
+
+
 def interleave_by_host(urls: Iterable[str]) -> list[str]:
     """Round-robin over hosts, so the per-host limit rarely leaves a worker waiting."""
     by_host: dict[str, list[str]] = defaultdict(list)
@@ -197,10 +212,8 @@ class Downloader:
             deadline = time.monotonic() + self.limits.total_timeout
             _headers_deadline.at = deadline
             try:
-                # Percent-encoded as a browser sends it: a raw non-Latin-1 character or line break
-                # would make requests fail outright (or refuse the whole header).
-                headers = {"Referer": requests.utils.requote_uri(referer)} if referer else None
-                return self._fetch_with_retries(url, deadline, abort, headers)
+                sent = referer_for(referer, url)
+                return self._fetch_with_retries(url, deadline, abort, {"Referer": sent} if sent else None)
             finally:
                 _headers_deadline.at = None
 

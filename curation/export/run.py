@@ -148,19 +148,30 @@ def _only_export_to(out: Path) -> Iterator[None]:
         yield
         return
     lock = out.parent / f".{out.name}.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
+    running = ExportError(f"another export to {out} is running; wait for it to finish, or export elsewhere")
+    for _ in range(2):  # a second try when the lock's holder finished and removed it meanwhile
+        fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o666)  # read-only: another user's leftover lock works too
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_ino != os.stat(lock).st_ino:  # its holder finished and removed it meanwhile
-                raise BlockingIOError
-        except (BlockingIOError, FileNotFoundError):
-            raise ExportError(f"another export to {out} is running; wait for it to finish, or export elsewhere") from None
-        try:
-            yield
-        finally:
-            lock.unlink(missing_ok=True)
+            try:
+                current = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+        except BlockingIOError:
+            os.close(fd)
+            raise running from None
+        except OSError as exc:  # e.g. no locks on this file system
+            os.close(fd)
+            raise ExportError(f"cannot lock {lock}: {exc.strerror}") from None
+        if current:
+            break
+        os.close(fd)
+    else:
+        raise running
+    try:
+        yield
     finally:
+        lock.unlink(missing_ok=True)
         os.close(fd)
 
 

@@ -184,9 +184,14 @@ def test_two_redo_runs_at_once_leave_one_face_per_image(any_catalog, tmp_path):
 def test_two_commands_starting_at_once_share_one_source(any_catalog, tmp_path):
     from db.types import NewSource
 
+    names = [f"dataset {i}" for i in range(20)]  # twenty races: a missing lock loses at least one
+
+    def find_or_add_all(cat):
+        return [cat.find_or_add_source(NewSource(kind="dataset", name=n)) for n in names]
+
     with _second_session(any_catalog, tmp_path) as other:
-        got = _at_once(lambda cat: cat.find_or_add_source(NewSource(kind="dataset", name="jaffe")),
-                       (any_catalog,), (other,))
-    assert got[0][0] == got[1][0] and sorted(created for _, created in got) == [False, True]
-    assert [s.name for s in any_catalog.sources()] == ["jaffe"]
-    assert any_catalog.find_or_add_source(NewSource(kind="dataset", name="jaffe")) == (got[0][0], False)
+        mine, theirs = _at_once(find_or_add_all, (any_catalog,), (other,))
+    for (id_a, created_a), (id_b, created_b) in zip(mine, theirs):
+        assert id_a == id_b and created_a != created_b
+    assert sorted(s.name for s in any_catalog.sources()) == sorted(names)
+    assert any_catalog.find_or_add_source(NewSource(kind="dataset", name=names[0])) == (mine[0][0], False)

@@ -16,7 +16,7 @@ from PIL import Image
 
 from db.types import DownloadStatus as S
 from db.types import NewSource
-from scraper.download import Downloader, Limits, clean_temp_dir, retry_after_seconds
+from scraper.download import Downloader, Limits, clean_temp_dir, referer_for, retry_after_seconds
 from scraper.engines.base import Result
 from scraper.pipeline import QueryReport, fetch_into_catalog
 from scraper.writer import Item
@@ -68,7 +68,7 @@ class Hostile:
             else:
                 h.send(200, make_image(9, "WEBP"), "image/webp")
         elif r == "/hotlink-protected.jpg":  # only for visitors of the site's own pages
-            if (h.headers.get("Referer") or "").startswith("https://photos.example/"):
+            if (h.headers.get("Referer") or "").startswith("http://photos.example/"):
                 h.send(200, make_image(11), "image/jpeg")
             else:
                 h.send(403, b"no hotlinking")
@@ -290,7 +290,7 @@ def test_an_image_is_asked_for_with_its_own_page_as_referer(hostile, catalog):
     server, _ = hostile
     source_id = catalog.add_source(NewSource(kind="scrape", name="bing: x", query="x"))
     search_page = server.url + "/images/search?q=x"
-    for page, outcome in ((None, {"http_error": 1}), ("https://photos.example/gallery/7", {"ok": 1})):
+    for page, outcome in ((None, {"http_error": 1}), ("http://photos.example/gallery/7", {"ok": 1})):
         # Without the image's own page the item's page is the search page: never sent as Referer.
         url = f"{server.url}/hotlink-protected.jpg?page={bool(page)}"  # a fresh URL: tried ones are skipped
         report = QueryReport(query="x", engine="bing", label=None, page_url=search_page, source_id=source_id)
@@ -302,9 +302,20 @@ def test_an_image_is_asked_for_with_its_own_page_as_referer(hostile, catalog):
 def test_a_page_url_that_is_no_valid_header_is_sent_percent_encoded(hostile, tmp_path):
     server, _ = hostile
     pages = {f"{server.url}/hotlink-protected.jpg?{i}": page for i, page in enumerate((
-        "https://photos.example/ギャラリー/7",  # beyond Latin-1: http.client cannot encode it raw
-        "https://photos.example/a\r\nX-Injected: 1",  # a line break would end the header
+        "http://photos.example/ギャラリー/7",  # beyond Latin-1: http.client cannot encode it raw
+        "http://photos.example/a\r\nX-Injected: 1",  # a line break would end the header
     ))}
     with Downloader(tmp_path, limits=FAST) as dl:
         got = list(dl.fetch_all(pages, pages))
     assert [f.status for f in got] == [S.OK, S.OK]
+
+
+def test_the_referer_is_what_a_browser_showing_the_page_would_send():
+    page = "https://photos.example/gallery/7?x=1#top"
+    assert referer_for(page, "https://photos.example/img/1.jpg") == "https://photos.example/gallery/7?x=1"
+    assert referer_for(page, "https://cdn.example/1.jpg") == "https://photos.example/"  # another origin: origin only
+    assert referer_for(page, "http://photos.example/1.jpg") is None  # https to http: nothing
+    assert referer_for("http://photos.example/ギャラリー", "http://photos.example/1.jpg") == (
+        "http://photos.example/%E3%82%AE%E3%83%A3%E3%83%A9%E3%83%AA%E3%83%BC")
+    assert referer_for(None, "https://cdn.example/1.jpg") is None
+    assert referer_for("file:///etc/passwd", "https://cdn.example/1.jpg") is None
