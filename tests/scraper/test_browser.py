@@ -12,6 +12,7 @@ import pytest
 from db import open_catalog
 from scraper import browser
 from scraper.browser import BrowserNotFound, driver_service, find_browser
+from tests.scraper.processes import group_alive
 from tests.scraper.servers import wait_for
 
 SCRAPE = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "scrape")
@@ -88,19 +89,6 @@ def test_a_browser_that_will_not_start_is_one_line_and_exit_1(tmp_path):
     assert r.returncode == 1, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith("error: cannot start Chromium through Selenium: "), r.stderr
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether a live (not zombie) process is in the group: where PID 1 does not reap orphans (a
-    container without an init), the killed ones linger as zombies."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp ...
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 START_AND_WAIT = """

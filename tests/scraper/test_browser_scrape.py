@@ -21,6 +21,7 @@ from scraper.cli import main
 from tests.scraper.bing_mirror import BingMirror, Entry
 from tests.scraper.duckduckgo_mirror import DuckDuckGoMirror, vqd_for
 from tests.scraper.google_mirror import GoogleMirror
+from tests.scraper.processes import cmdline_of, descendants
 from tests.scraper.servers import wait_for
 from tests.scraper.test_cli import SCRAPE, assert_store_is_sound
 
@@ -195,35 +196,6 @@ def test_a_browser_that_fails_to_quit_still_lets_the_downloader_and_catalog_clos
     assert r.exit_code == 0, r.output
     assert "warning: Chromium did not stop cleanly" in r.stderr and "chrome not reachable" in r.stderr
     assert sorted(closed) == ["Catalog", "Downloader"]
-
-
-def descendants(pid: int) -> dict[int, str]:
-    """Every process below pid (by parent pid, from /proc), with its command line."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = {}, [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            cmdline = cmdline_of(child)
-            if cmdline is not None:
-                found[child] = cmdline
-                todo.append(child)
-    return found
-
-
-def cmdline_of(pid: int) -> str | None:
-    """The command line of a live process (None: gone, or a zombie waiting to be reaped)."""
-    try:
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return None
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return None
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
