@@ -16,6 +16,24 @@ def _second_session(cat, tmp_path):
     return open_catalog(loc.url if loc.directory is None else loc.directory, loc.store_root)
 
 
+def _at_once(work, *args_per_thread) -> list:
+    """Run work(*args) in one thread per args tuple, released together; returns their results."""
+    barrier = threading.Barrier(len(args_per_thread))
+    results: list = [None] * len(args_per_thread)
+
+    def run(i, args):
+        barrier.wait()
+        results[i] = work(*args)
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(args_per_thread)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(r is not None for r in results), "a thread crashed"
+    return results
+
+
 def test_two_sessions_change_the_same_face(any_catalog, tmp_path):
     cat_a = any_catalog
     (fid,) = add_faces(cat_a, 1, label="happy")
@@ -112,45 +130,15 @@ def test_two_importers_adding_the_same_images_at_once(any_catalog, tmp_path):
     for i in range(300):
         sha, rel = cat_a.blobs.put_bytes(f"picture {i}".encode(), "PNG")
         images.append(NewImage(sha, rel, 8, 8, "PNG", sid))
-    refs: dict[str, list] = {}
     with _second_session(cat_a, tmp_path) as cat_b:
-        barrier = threading.Barrier(2)
-
-        def add(name, cat):
-            # Opposite orders, in one transaction each: without a common insert order PostgreSQL
-            # would find the two writers waiting on each other's rows (a deadlock).
-            mine = images if name == "a" else images[::-1]
-            barrier.wait()
-            got = cat.add_images(mine)
-            refs[name] = got if name == "a" else got[::-1]
-
-        threads = [threading.Thread(target=add, args=(n, c)) for n, c in (("a", cat_a), ("b", cat_b))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    assert set(refs) == {"a", "b"}, "a writer crashed"
-    assert [r.id for r in refs["a"]] == [r.id for r in refs["b"]]
-    assert all(a.created != b.created for a, b in zip(refs["a"], refs["b"]))
+        # Opposite orders, in one transaction each: without a common insert order PostgreSQL
+        # would find the two writers waiting on each other's rows (a deadlock).
+        refs_a, refs_b_reversed = _at_once(lambda cat, mine: cat.add_images(mine), (cat_a, images),
+                                           (cat_b, images[::-1]))
+    refs_b = refs_b_reversed[::-1]
+    assert [r.id for r in refs_a] == [r.id for r in refs_b]
+    assert all(a.created != b.created for a, b in zip(refs_a, refs_b))
     assert cat_a.stats()["images"] == 300
-
-
-def _at_once(work, *args_per_thread) -> list:
-    """Run work(*args) in one thread per args tuple, released together; returns their results."""
-    barrier = threading.Barrier(len(args_per_thread))
-    results: list = [None] * len(args_per_thread)
-
-    def run(i, args):
-        barrier.wait()
-        results[i] = work(*args)
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(args_per_thread)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert all(r is not None for r in results), "a thread crashed"
-    return results
 
 
 def test_two_redo_runs_at_once_leave_one_face_per_image(any_catalog, tmp_path):
