@@ -13,7 +13,7 @@ from db import open_catalog
 from scraper import browser
 from scraper.browser import BrowserNotFound, driver_service, find_browser
 from tests.scraper.processes import group_alive
-from tests.scraper.servers import wait_for
+from tests.scraper.waiting import wait_for
 
 SCRAPE = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "scrape")
 

@@ -16,8 +16,10 @@ from click.testing import CliRunner
 
 from db import open_catalog
 from scraper.cli import main
-from tests.scraper.bing_mirror import BingMirror, Entry
-from tests.scraper.servers import make_image, wait_for
+from scraper.lookalike.bing import BingLookalike
+from scraper.lookalike.server import make_image
+from scraper.lookalike.site import Entry
+from tests.scraper.waiting import wait_for
 
 SCRAPE = str(Path(sys.executable).parent / "scrape")
 N_IMAGES = 30
@@ -164,7 +166,7 @@ def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(s
 
 
 def test_a_failing_query_is_reported_and_the_others_still_run(serve, tmp_path):
-    site = BingMirror([Entry(f"ok{i}") for i in range(5)])
+    site = BingLookalike([Entry(f"ok{i}") for i in range(5)])
 
     def app(h):
         if "broken" in h.params.get("q", ""):
