@@ -96,6 +96,17 @@ def test_postgres_url_that_cannot_connect(tmp_path):
     assert "secret" not in r.stderr
 
 
+def test_a_database_that_cannot_be_reached_leaves_no_store_directory(tmp_path):
+    """Neither a command that reads nor one that would create the catalog makes --store's directory
+    when the server does not answer."""
+    (tmp_path / "ds" / "happy").mkdir(parents=True)
+    url = "postgresql+psycopg://facecat@127.0.0.1:9/nodb"
+    for args in (["stats"], ["init"], ["import", "unlabeled", str(tmp_path / "ds")]):
+        r = curate(*args, "--catalog", url, "--store", str(tmp_path / "blobs" / "faces"))
+        assert_one_line_error(r, "cannot open catalog", "refused")
+        assert not (tmp_path / "blobs").exists(), args
+
+
 def test_database_url_without_store_is_a_clear_error():
     r = curate("stats", "--catalog", "postgresql+psycopg://u@127.0.0.1:9/x")
     assert_one_line_error(r, "--store", "FACECAT_STORE")

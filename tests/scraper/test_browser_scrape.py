@@ -143,6 +143,18 @@ def test_several_queries_share_one_browser_and_dry_run_writes_nothing(mirror, tm
     assert not [h for h in server.hits if h.startswith("/img/")]
 
 
+def test_a_dry_run_saves_an_empty_page_under_the_catalogs_store(serve, tmp_path, monkeypatch):
+    site = BingLookalike([])  # a search with no results
+    server = site.start(serve)
+    monkeypatch.chdir(tmp_path)
+    r = scrape("angry face", "--base-url", server.url, "--dry-run", "--catalog", str(tmp_path / "cat"))
+    assert r.exit_code == 1
+    [debug] = (tmp_path / "cat" / "scrape-debug").iterdir()
+    assert str(debug) in r.stderr and (debug / "page.html").is_file() and (debug / "screenshot.png").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cat"]  # nothing in the working directory
+    assert not (tmp_path / "cat" / "catalog.sqlite").exists()  # a dry run makes no catalog
+
+
 def test_a_page_that_never_loads_fails_its_query_and_the_next_gets_a_fresh_browser(mirror, tmp_path, monkeypatch):
     site, server = mirror
     import scraper.cli as cli
