@@ -229,6 +229,14 @@ def test_a_dataset_folder_reached_through_a_symbolic_link_imports_like_any_other
     assert summary["faces_added"] == 2
 
 
+def test_a_dataset_inside_a_hidden_folder_imports(tmp_path, cat_dir):
+    root = tmp_path / ".cache" / "ds"  # hidden files inside a dataset are left out, not the folders above it
+    (root / "happy").mkdir(parents=True)
+    pattern(3).save(root / "happy" / "a.png")
+    summary = curate("import", "folders", str(root), "--crop", "none", "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == 1
+
+
 def test_import_creates_a_missing_catalog_and_says_so(tmp_path):
     root = tmp_path / "ds"
     (root / "happy").mkdir(parents=True)

@@ -93,13 +93,6 @@ def test_a_wrong_catalog_path_is_one_line_and_exit_1(tmp_path):
     assert not (tmp_path / "blobs").exists()  # a server that does not answer: no --store directory made
 
 
-def test_version():
-    from importlib.metadata import version
-
-    r = run("--version")
-    assert r.exit_code == 0 and r.output.strip().endswith(f"version {version('facecat')}")
-
-
 def test_scrape_creates_a_missing_catalog_and_says_so(serve, tmp_path):
     app, _ = gallery_app()
     server = serve(app)
