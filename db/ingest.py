@@ -399,6 +399,7 @@ class IngestMixin:
                         "settings": f.settings,
                         "source_id": f.source_id or origin[image_id].source_id,
                         "dataset_path": f.dataset_path or origin[image_id].dataset_path,
+                        "stored_size": f.stored_size if f.stored_size not in (None, f.crop_size) else None,
                     }
                 )
             chunk_ids = insert_returning_ids(conn, m.Face, face_rows)

@@ -192,7 +192,9 @@ def main(query, queries_file, engine, limit, label, concurrency, per_host, headf
             raise UserError(f"unknown class {label!r}; classes: {', '.join(classes)}")
         # Where a page with no results is saved: the catalog's store, also for a dry run (which
         # opens no catalog; its location is enough).
-        debug_root = (cat.blobs.root if cat else resolve(catalog_location, store).store_root) / "scrape-debug"
+        # (Blobs in object storage: the catalog directory, else the working directory, holds them.)
+        loc = cat.location if cat else resolve(catalog_location, store)
+        debug_root = (loc.store_root or loc.directory or Path.cwd()) / "scrape-debug"
         session = cleanup.enter_context(requests.Session())
         session.headers["User-Agent"] = USER_AGENT
         downloader = None

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from curation.crops import encode_crop
+from curation.crops import encode_crop, encode_precropped
 from curation.imaging import UnreadableImage, decode_gray
 from curation.pool import ordered_map
 from db.blobs import BlobStore
@@ -175,9 +175,9 @@ _store: BlobStore | None = None
 _size: int | None = None  # crop size, or None for --crop detect
 
 
-def _init_worker(store_root: str, size: int | None) -> None:
+def _init_worker(store: BlobStore, size: int | None) -> None:
     global _store, _size
-    _store, _size = BlobStore(Path(store_root)), size
+    _store, _size = store, size
 
 
 def prepare(item: Item, store: BlobStore, size: int | None) -> Prepared:
@@ -199,10 +199,12 @@ def prepare(item: Item, store: BlobStore, size: int | None) -> Prepared:
     stored = Stored(sha256=sha, blob_path=rel, width=width, height=height, format=fmt)
     if size is None:
         return Prepared(item, stored)
-    png, phash, pixel_sha = encode_crop(gray, size)
-    face = NewFace(bbox=(0, 0, width, height), crop_png=png, crop_size=size, phash=phash, pixel_sha256=pixel_sha,
-                   detector="none", settings={"crop": "none", "size": size}, label=item.label,
-                   split_hint=item.split_hint, dataset_path=item.dataset_path)
+    # A picture smaller than the catalog's size is kept at its own size (db.pixels resizes on read).
+    crop = encode_precropped(gray, size)
+    face = NewFace(bbox=(0, 0, width, height), crop_png=crop.png, crop_size=size, stored_size=crop.stored_size,
+                   phash=crop.phash, pixel_sha256=crop.pixel_sha256, detector="none",
+                   settings={"crop": "none", "size": size}, label=item.label, split_hint=item.split_hint,
+                   dataset_path=item.dataset_path)
     return Prepared(item, stored, face)
 
 
@@ -313,7 +315,7 @@ def run_import(
                 write(batch)
                 batch = []
     else:
-        for p in ordered_map(_work, items, workers, _init_worker, (str(catalog.blobs.root), face_size), _crashed,
+        for p in ordered_map(_work, items, workers, _init_worker, (catalog.blobs, face_size), _crashed,
                              chunk=64):
             batch.append(p)
             if len(batch) >= BATCH:
