@@ -192,7 +192,7 @@ class ObjectStore(BlobStore):
         if not self.base:
             raise BlobStoreError(f"blob store URL {url!r} names no bucket (e.g. s3://bucket/prefix)")
         self.bucket = self.base.split("/", 1)[0]
-        self._fs = None
+        self._fs, self._pid = None, None
 
     def __reduce__(self):
         return (ObjectStore, (self.url,))  # the fsspec client is made again where it is used
@@ -203,10 +203,11 @@ class ObjectStore(BlobStore):
 
     @property
     def fs(self):
-        if self._fs is None:
+        # Made again in a forked worker: an async client (s3fs's event loop) does not survive fork.
+        if self._fs is None or self._pid != os.getpid():
             try:
                 import fsspec
-                self._fs = fsspec.filesystem(self.protocol, **_options(self.protocol))
+                self._fs, self._pid = fsspec.filesystem(self.protocol, **_options(self.protocol)), os.getpid()
             except ImportError as exc:
                 raise BlobStoreError(f"the blob store {self.url} needs {exc.name or 'its fsspec backend'}: "
                                      "pip install 'facecat[cluster]'") from None
@@ -276,8 +277,7 @@ def _options(protocol: str) -> dict:
         # botocore reads AWS_ENDPOINT_URL and the credentials itself; we only bound the waiting, so
         # an unreachable endpoint is an error in seconds rather than minutes of retries.
         return {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": 60,
-                                  "retries": {"max_attempts": 3, "mode": "standard"}},
-                "retries": 2}
+                                  "retries": {"max_attempts": 3, "mode": "standard"}}}
     return {}
 
 

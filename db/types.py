@@ -172,6 +172,16 @@ class NewFace:
 
 
 @dataclass(frozen=True)
+class ExtractionResult:
+    """What extraction learnt about one image: its new state, its faces, why it is unreadable."""
+
+    image_id: int
+    state: ExtractionState
+    faces: list[NewFace]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class FaceFilter:
     """Which faces to select. Every field left None matches everything.
 
