@@ -274,9 +274,11 @@ class ObjectStore(BlobStore):
 
 def _options(protocol: str) -> dict:
     if protocol in ("s3", "s3a"):
-        # botocore reads AWS_ENDPOINT_URL and the credentials itself; we only bound the waiting, so
-        # an unreachable endpoint is an error in seconds rather than minutes of retries.
-        return {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": 60,
+        # botocore reads the credentials itself (environment, config files, instance role); the
+        # endpoint is passed explicitly so that fsspec's client cache keys on it. The waiting is
+        # bounded, so an unreachable endpoint is an error in seconds rather than minutes of retries.
+        return {"endpoint_url": os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None,
+                "config_kwargs": {"connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": 60,
                                   "retries": {"max_attempts": 3, "mode": "standard"}}}
     return {}
 
