@@ -73,8 +73,8 @@ def _kill(pids: list[int]) -> None:
 class RayNode:
     """One `ray start --block` node; kill() ends its whole tree at once, as a lost machine would."""
 
-    def __init__(self, ip: str, env: dict, log: Path, head_address: str | None, temp_dir: Path):
-        args = [str(BIN / "ray"), "start", "--block", f"--node-ip-address={ip}", "--num-cpus=1",
+    def __init__(self, ip: str, env: dict, log: Path, head_address: str | None, temp_dir: Path, cpus: int = 1):
+        args = [str(BIN / "ray"), "start", "--block", f"--node-ip-address={ip}", f"--num-cpus={cpus}",
                 f"--object-store-memory={OBJECT_STORE_BYTES}", "--disable-usage-stats",
                 f"--dashboard-agent-listen-port={free_port()}", f"--runtime-env-agent-port={free_port()}"]
         if head_address is None:
@@ -106,9 +106,9 @@ class RayNode:
 
 
 class RayCluster:
-    """A head and worker nodes on 127.0.0.x, 1 CPU each."""
+    """A head and worker nodes on 127.0.0.x, 1 CPU each (the head: head_cpus; 0 schedules no task there)."""
 
-    def __init__(self, root: Path, extra_env: dict):
+    def __init__(self, root: Path, extra_env: dict, head_cpus: int = 1):
         self.run = uuid.uuid4().hex
         self.root = root
         self.env = {**os.environ, **extra_env, MARKER: self.run, "RAY_USAGE_STATS_ENABLED": "0",
@@ -117,12 +117,12 @@ class RayCluster:
                     "RAY_health_check_timeout_ms": "500", "RAY_health_check_failure_threshold": "3"}
         self.temp_dir = Path("/tmp") / f"facecat-ray-{self.run[:8]}"  # short: Ray's socket paths have a limit
         self.nodes: list[RayNode] = []
-        self.head = self._node(HEAD_IP, None)
+        self.head = self._node(HEAD_IP, None, head_cpus)
         self.head.wait_started()
         self.address = self.head.address
 
-    def _node(self, ip: str, head: str | None) -> RayNode:
-        node = RayNode(ip, self.env, self.root / f"ray-{ip}-{len(self.nodes)}.log", head, self.temp_dir)
+    def _node(self, ip: str, head: str | None, cpus: int = 1) -> RayNode:
+        node = RayNode(ip, self.env, self.root / f"ray-{ip}-{len(self.nodes)}.log", head, self.temp_dir, cpus)
         self.nodes.append(node)
         return node
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +63,17 @@ def local_extraction(shared_data, tmp_path_factory):
         return faces_of(cat), states_of(cat)
 
 
+@pytest.fixture(scope="module")
+def many_photos(shared_data, tmp_path_factory):
+    """16 real photos (and a broken file), with the faces a local run finds in them."""
+    names = sorted(str(p.relative_to(shared_data / "photos")) for p in (shared_data / "photos").rglob("*.jpg"))[:16]
+    files = _photos(shared_data, names)
+    with open_catalog(tmp_path_factory.mktemp("local") / "catalog", create=True) as cat:
+        add_raw_images(cat, files)
+        run_extraction(cat, ExtractSettings(), workers=2)
+        return files, (faces_of(cat), states_of(cat))
+
+
 @pytest.mark.parametrize("store_kind", ["directory", "s3"])
 def test_extraction_on_ray_gives_exactly_the_faces_of_a_local_run(store_kind, ray_cluster, pg_url, tmp_path,
                                                                   shared_data, local_extraction, request):
@@ -96,16 +111,11 @@ def test_detect_import_on_ray_gives_exactly_the_faces_of_a_local_import(ray_clus
     assert again["images_added"] == 0 and again["faces_added"] == 0
 
 
-def test_a_worker_node_lost_mid_run_costs_only_a_retry(ray_cluster, pg_url, tmp_path, shared_data):
+def test_a_worker_node_lost_mid_run_costs_only_a_retry(ray_cluster, pg_url, tmp_path, many_photos):
     """A third node joins, and is killed (its whole process tree, SIGKILL: a machine that is gone)
     as soon as the first result is stored. Its tasks run again on the others; every image is
     extracted exactly once, with the faces a local run finds."""
-    names = sorted(str(p.relative_to(shared_data / "photos")) for p in (shared_data / "photos").rglob("*.jpg"))[:24]
-    files = _photos(shared_data, names)
-    with open_catalog(tmp_path / "local", create=True) as cat:
-        add_raw_images(cat, files)
-        run_extraction(cat, ExtractSettings(), workers=2)
-        expected = faces_of(cat), states_of(cat)
+    files, expected = many_photos
 
     extra = ray_cluster.add_worker("127.0.0.4")
     store = str(tmp_path / "blobs")
@@ -138,3 +148,33 @@ def test_scrape_downloads_on_ray_into_s3(ray_cluster, serve, pg_url, bucket):
         stored = {cat.blobs.read(im.blob_path) for im in cat.images_to_extract(redo=True)}
         assert stored == set(images.values())
         assert cat.stats()["by_download"] == {"ok": N_IMAGES}
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_stopped_driver_keeps_what_was_stored_and_the_same_command_finishes(how, ray_cluster, pg_url, tmp_path,
+                                                                              many_photos):
+    """Ctrl-C or kill -9 of the driver mid-run, as locally: what was stored stays, the rest is
+    still pending, and the same command finishes exactly."""
+    files, expected = many_photos
+    store = str(tmp_path / "blobs")
+    with open_catalog(pg_url, store, create=True) as cat:
+        add_raw_images(cat, files)
+    cmd = [str(Path(sys.executable).parent / "curate"), "extract", "--executor", f"ray:{ray_cluster.address}",
+           "--catalog", pg_url, "--store", store]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open_catalog(pg_url, store) as cat:
+        deadline = time.monotonic() + 120
+        while cat.stats()["by_extraction"].get("pending", 0) == len(set(files.values())):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(how)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == (1 if how == signal.SIGINT else -signal.SIGKILL)
+        if how == signal.SIGINT:
+            assert "interrupted; what was stored is kept: run the same command again to finish" in err
+        left = cat.stats()["by_extraction"].get("pending", 0)
+        assert 0 < left < len(set(files.values())), "the stop should land mid-run"
+    finish = curate_json("extract", "--executor", f"ray:{ray_cluster.address}", "--catalog", pg_url, "--store", store)
+    assert finish["images"] == left and finish["extracted_elsewhere"] == 0
+    with open_catalog(pg_url, store) as cat:
+        assert (faces_of(cat), states_of(cat)) == expected
