@@ -112,12 +112,27 @@ def bench_extract(args) -> None:
                 with RayCluster(ExecutorSpec("ray", ray.address)) as cluster:
                     assert cluster.cpus() == n
                     run(f"ray, {n} worker node{'s' if n > 1 else ''} x 1 CPU", cluster=cluster)
+                    # The engine alone: the same photos' tasks (same batches, the blob store and the
+                    # settings shipped) with a function that does nothing.
+                    from db.executor import chunks
+                    jobs = list(range(len(files)))
+                    t0 = time.perf_counter()
+                    for _ in cluster.map(_noop_batch, chunks(jobs, cluster.batch_size(len(jobs), 16)),
+                                         (ExtractSettings(), "store")):
+                        pass
+                    noop = time.perf_counter() - t0
+                    print(f"  engine alone (no-op tasks, {n} node(s)): {noop:.2f} s = {noop / len(files) * 1000:.1f} ms "
+                          "per photo of wall clock", flush=True)
         finally:
             ray.stop()
     local = {r[0]: r[1] for r in rows}
     for n, name in ((1, "local, 1 process"), (2, "local, 2 processes")):
         ray_s = local[f"ray, {n} worker node{'s' if n > 1 else ''} x 1 CPU"]
         print(f"engine overhead with {n} worker(s): {(ray_s - local[name]) / len(files) * 1000:+.1f} ms per photo")
+
+
+def _noop_batch(batch, *_args) -> list:
+    return [None] * len(batch)
 
 
 # --- ceiling -------------------------------------------------------------------------------------

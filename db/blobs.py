@@ -251,6 +251,9 @@ class ObjectStore(BlobStore):
             self.fs.info(self.bucket)
         except FileNotFoundError:
             raise BlobStoreError(f"blob store {self.url}: no bucket {self.bucket!r} (create it first)") from None
+        except PermissionError as exc:
+            raise BlobStoreError(f"blob store {self.url}: access denied ({_one_line(exc)}); check the credentials "
+                                 "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)") from None
         except BlobStoreError:
             raise
         except Exception as exc:  # noqa: BLE001 (botocore, aiohttp: many kinds, one message)
