@@ -7,6 +7,7 @@ the same variables when they start (every node reads the store with its own cred
 """
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -43,11 +44,17 @@ def bucket(s3_env) -> str:
 @pytest.fixture(scope="session")
 def ray_cluster(s3_server, tmp_path_factory):
     cluster = RayCluster(tmp_path_factory.mktemp("ray"), s3_server.env())
+    before = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # the drivers in this process, as the cluster's nodes
     try:
         cluster.add_worker("127.0.0.3")
         yield cluster
     finally:
         cluster.stop()
+        if before is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = before
 
 
 @pytest.fixture

@@ -112,6 +112,9 @@ class RayCluster:
         self.run = uuid.uuid4().hex
         self.root = root
         self.env = {**os.environ, **extra_env, MARKER: self.run, "RAY_USAGE_STATS_ENABLED": "0",
+                    # Whatever ~/.ray holds (a local `ray.init()` leaves a token there, which would turn
+                    # token auth on for the head but not for the nodes joining it): off for this cluster.
+                    "RAY_AUTH_MODE": "disabled",
                     # A lost node is noticed in about 2 s instead of the default ~30 s.
                     "RAY_health_check_initial_delay_ms": "1000", "RAY_health_check_period_ms": "500",
                     "RAY_health_check_timeout_ms": "500", "RAY_health_check_failure_threshold": "3"}
