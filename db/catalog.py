@@ -12,11 +12,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from db import models as m
 from db.annotations import AnnotationsMixin
 from db.blobs import BlobStore
+from db.browse import BrowseMixin
 from db.errors import CatalogError, database_error_message
 from db.ingest import IngestMixin
 from db.location import CatalogLocation, prepare_directory, resolve
 from db.queries import QueriesMixin
 from db.registry import RegistryMixin
+from db.review import ReviewMixin
 from db.schema import ensure_current
 
 # FER2013's seven classes, in its numbering order; keys are the labeler's shortcuts.
@@ -33,7 +35,7 @@ DEFAULT_CLASSES = [
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer queues for the lock; FACECAT_SQLITE_BUSY_MS overrides
 
 
-class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin, RegistryMixin):
+class Catalog(IngestMixin, QueriesMixin, BrowseMixin, AnnotationsMixin, ReviewMixin, RegistryMixin):
     """The repository API every stage uses. Stages write no SQL of their own.
 
     Writes go through `_writing()`: on SQLite it takes the write lock up front (BEGIN IMMEDIATE) so
