@@ -194,7 +194,7 @@ class FaceFilter:
     image_id: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # many are held at once (the labeler's row cache)
 class FaceRow:
     """A face with its annotation and provenance, as a stage reads it."""
 
@@ -290,7 +290,7 @@ class NewPrediction:
     in_sample: bool = False  # the model trained on this face (or its duplicate group)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # many are held at once (the labeler's row cache)
 class PredictionRow:
     model_id: int
     face_id: int
@@ -407,7 +407,7 @@ class Changes:
     new_faces: list[int]  # faces added after the face id given
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # many are held at once (the labeler's row cache)
 class ImageRow:
     """An image as the labeler shows one where no face was found."""
 

@@ -1,6 +1,7 @@
 """Starting the Qt application: settings, the annotator's name, the main window, File > Open."""
 from __future__ import annotations
 
+import gc
 import getpass
 import os
 import sys
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from db import open_catalog
 from db.errors import CatalogError
+from labeler import qtfix
 from labeler.filters import FilterSpec
 from labeler.window import MainWindow
 
@@ -18,6 +20,7 @@ APP_NAME = "facecat label"
 
 
 def application(argv: list[str] | None = None) -> QApplication:
+    qtfix.guard()
     app = QApplication.instance() or QApplication(argv if argv is not None else [sys.argv[0]])
     app.setApplicationName("label")
     app.setOrganizationName("facecat")
@@ -53,6 +56,10 @@ def create_window(catalog, annotator: str, store: QSettings, spec: FilterSpec | 
                   model: int | str | None = None) -> MainWindow:
     window = MainWindow(catalog, annotator=annotator, settings=store, spec=spec, model=model)
     window.open_requested.connect(lambda loc, blob: _reopen(window, loc, blob))
+    # Python's full collections walk every object; the startup heap (Qt's wrappers, SQLAlchemy,
+    # the modules) took 150-400 ms a walk, blocking the grid. Once the window is up, that heap is
+    # frozen out of the walks (gc.freeze: no collection, no pause); later ones walk the caches only.
+    window.first_screen.connect(gc.freeze)
     return window
 
 
@@ -93,6 +100,8 @@ def run(catalog, annotator: str | None, spec: FilterSpec, model: int | str | Non
     sys.excepthook = _excepthook
     window = create_window(catalog, name, store, spec, model)
     window.show()
+    window.raise_()
+    window.activateWindow()  # the keys work at once
     _windows.append(window)
     code = app.exec()
     for w in _windows:

@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 from db.types import FaceConflict
+from labeler.style import local_time
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ def conflict_text(p: Pending) -> str:
     c = p.conflict
     if c.actual_version is None:
         return f"Face {c.face_id} no longer exists (removed by a re-extraction?): your change was not applied."
-    when = f"{c.at:%Y-%m-%d %H:%M:%S}" if c.at else "just now"
+    when = f"{local_time(c.at):%Y-%m-%d %H:%M:%S}" if c.at else "just now"
     theirs = f"{c.label or 'no label'} · {c.status}"
     mine = f"{p.mine[0] or 'no label'} · {p.mine[1]}"
     return (f"Face {c.face_id} was changed by <b>{html.escape(c.annotator or 'someone')}</b> at {when}: "

@@ -211,10 +211,9 @@ class StatsWindow(QDialog):
         self.resize(1200, 640)
         lay = QVBoxLayout(self)
         self.tabs = QTabWidget()
-        self.balance = QLabel("drawing…")
-        self.progress = QLabel("drawing…")
+        self.balance = FittedPicture("drawing…")
+        self.progress = FittedPicture("drawing…")
         for label, title in ((self.balance, "Class balance per source"), (self.progress, "Review progress")):
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             area = QScrollArea()
             area.setWidget(label)
             area.setWidgetResizable(True)
@@ -239,5 +238,30 @@ class StatsWindow(QDialog):
         for label, png in ((self.balance, balance), (self.progress, progress)):
             pix = QPixmap()
             pix.loadFromData(png)
-            label.setPixmap(pix)
+            label.set_picture(pix)
+
+
+class FittedPicture(QLabel):
+    """A picture shown at the label's width (never wider than drawn), kept sharp on resize."""
+
+    def __init__(self, text: str = ""):
+        super().__init__(text)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumWidth(200)
+        self._picture: QPixmap | None = None
+
+    def set_picture(self, pix: QPixmap) -> None:
+        self._picture = pix
+        self._fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._picture is None or self._picture.isNull():
+            return
+        width = min(self.width() - 8, self._picture.width())
+        if width > 0 and (self.pixmap().isNull() or self.pixmap().width() != width):
+            self.setPixmap(self._picture.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation))
 

@@ -29,6 +29,7 @@ class FilterBar(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._quiet = False
+        self._has_model = False
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 3, 6, 3)
         outer.setSpacing(2)
@@ -70,7 +71,7 @@ class FilterBar(QWidget):
             self._fill("duplicates", DUPLICATE_CHOICES)
             self._fill("model", MODEL_CHOICES)
             self._fill("order", ORDER_CHOICES)
-            has_model = bool(models)
+            has_model = self._has_model = bool(models)
             for key in ("model",):
                 self.combos[key].setEnabled(has_model)
             order = self.combos["order"]
@@ -106,6 +107,12 @@ class FilterBar(QWidget):
         values["order"] = values["order"] or Order.CATALOG
         values["status"] = values["status"] or "unreviewed"
         return replace(FilterSpec(), **values)
+
+    def set_images_mode(self, images: bool) -> None:
+        """Images without a face have no label, suggestion, split, group or prediction."""
+        for key, combo in self.combos.items():
+            if key not in ("status", "source"):
+                combo.setEnabled(not images and (key != "model" or self._has_model))
 
     def focus_first(self) -> None:
         self.combos["status"].setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -78,7 +78,8 @@ class FilterSpec:
             queries=None if self.query is None else (self.query,),
             split_hints=one(self.split), duplicates=self.duplicates, model_id=model_id,
             model_disagrees=self.model == "disagrees", model_flagged=self.model == "flagged",
-            skip_claimed_by_others=holder if self.includes_unreviewed else None,
+            # The queue leaves out what others claim; browsing views show every face (marked).
+            skip_claimed_by_others=holder if self.status == "unreviewed" else None,
         )
 
     def without_model(self) -> "FilterSpec":

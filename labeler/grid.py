@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
 from db.types import ClassInfo, FaceRow, ImageRow, PredictionRow
@@ -20,7 +20,7 @@ PAGE = 200  # rows loaded at once
 ZOOMS = (48, 64, 80, 96, 128, 160, 200)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """What one grid cell shows: a face (with the model's prediction, if any) or an image."""
 
@@ -38,7 +38,7 @@ class ListModel(QAbstractListModel):
 
     load_failed = Signal(str)
 
-    def __init__(self, fetch: Callable[[list[int]], dict[int, Item]], capacity: int = 30_000):
+    def __init__(self, fetch: Callable[[list[int]], dict[int, Item]], capacity: int = 6_000):
         super().__init__()
         self.fetch = fetch
         self.ids: list[int] = []
@@ -195,7 +195,10 @@ def describe(item: Item, pending=None) -> str:
 
 class FaceDelegate(QStyledItemDelegate):
     """Draws a cell: the thumbnail, a status badge, the label (or the suggestion, drawn in italics
-    with a question mark) with its emoji, and the model's guess (red when it disagrees)."""
+    with a question mark) with its emoji, and the model's guess (red when it disagrees).
+
+    Everything but the thumbnail is drawn once into small cached pixmaps (a badge per status, a
+    line per label and per guess), so painting a screen of faces is a few blits per cell."""
 
     def __init__(self, thumbs: Thumbnails, classes: Sequence[ClassInfo], model: ListModel, parent=None):
         super().__init__(parent)
@@ -205,11 +208,22 @@ class FaceDelegate(QStyledItemDelegate):
         self.side = thumbs.size
         self.text_font = QFont()
         self.text_font.setPointSizeF(9)
+        self.label_font = QFont(self.text_font)
+        self.label_font.setBold(True)
+        self.suggestion_font = QFont(self.text_font)
+        self.suggestion_font.setItalic(True)
         self.small_font = QFont()
         self.small_font.setPointSizeF(7.5)
         self.badge_font = QFont()
         self.badge_font.setBold(True)
         self.emoji_font = emoji_font(11)
+        self._decor: OrderedDict[tuple, QPixmap] = OrderedDict()
+        self._frames = {status: (QPen(QColor(colour), 2 if status != "unreviewed" else 1), QColor(colour))
+                        for status, (_sym, colour) in STATUS_STYLE.items()}
+        self._placeholder = QColor("#e4e4e4")
+        self._selected = QColor("#cfe3ff")
+        self._veil = QColor(255, 255, 255, 150)
+        self._current_pen = QPen(QColor("#1f5fd1"), 3)
 
     def cell(self) -> QSize:
         return QSize(max(self.side + 12, 104), self.side + 48)
@@ -220,119 +234,192 @@ class FaceDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option, index) -> None:
         item = index.data(ITEM_ROLE)
         rect = option.rect.adjusted(2, 2, -2, -2)
-        painter.save()
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        view = self.parent()
-        current = view is not None and view.currentIndex() == index
-        if selected:
-            painter.fillRect(rect, QColor("#cfe3ff"))
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(rect, self._selected)
+        thumb = QRect(rect.x() + (rect.width() - self.side) // 2, rect.y() + 4, self.side, self.side)
         if item is None:
-            painter.fillRect(QRect(rect.x() + (rect.width() - self.side) // 2, rect.y() + 4, self.side, self.side),
-                             QColor("#e4e4e4"))
-            painter.restore()
+            painter.fillRect(thumb, self._placeholder)
             return
         key = item.row.id
-        pending = self.model.pending.get(key)
         if item.is_image:
+            pending = None
             label, status = None, ("deleted" if item.row.extraction_state == "rejected" else "no_face")
         else:
+            pending = self.model.pending.get(key)
             label, status = pending or (item.row.label, item.row.status.value)
-        thumb = QRect(rect.x() + (rect.width() - self.side) // 2, rect.y() + 4, self.side, self.side)
         pix = self.thumbs.pixmap(key)
         if pix is None:
-            painter.fillRect(thumb, QColor("#e4e4e4"))
+            painter.fillRect(thumb, self._placeholder)
         elif pix is BROKEN:
-            painter.fillRect(thumb, QColor("#fbe9e9"))
-            painter.setPen(QColor("#b03030"))
-            painter.setFont(self.small_font)
-            painter.drawText(thumb, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             "unreadable\nimage" if item.is_image else "unreadable\ncrop")
+            painter.drawPixmap(thumb.topLeft(), self._broken(item.is_image))
         else:
-            target = QRect(0, 0, pix.width(), pix.height())
-            target.moveCenter(thumb.center())
-            painter.drawPixmap(target, pix)
-        if status == "deleted" or key in self.model.others:
-            painter.fillRect(thumb, QColor(255, 255, 255, 150))
-        colour = QColor(STATUS_STYLE[status][1])
-        # The status: a coloured frame around the face, and a badge in its corner.
-        painter.setPen(QPen(colour, 2 if status != "unreviewed" else 1))
+            size = pix.deviceIndependentSize()
+            painter.drawPixmap(thumb.x() + (self.side - int(size.width())) // 2,
+                               thumb.y() + (self.side - int(size.height())) // 2, pix)
+        claimed = key in self.model.others
+        if status == "deleted" or claimed:
+            painter.fillRect(thumb, self._veil)
+        pen, _colour = self._frames[status]
+        painter.setPen(pen)
         painter.drawRect(thumb.adjusted(0, 0, -1, -1))
-        self._badge(painter, thumb, status, colour)
+        badge = self._badge(status)
+        painter.drawPixmap(thumb.right() - badge.width() - 1, thumb.top() + 2, badge)
         if pending:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor("#3b6fd8"))
-            painter.drawEllipse(thumb.x() + 3, thumb.y() + 3, 9, 9)  # saving...
-        if key in self.model.others:
-            painter.setPen(QColor("#333"))
-            painter.setFont(self.small_font)
-            painter.drawText(thumb, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                             f"claimed by\n{self.model.others[key] or 'another app'}")
-        line1 = QRect(rect.x(), thumb.bottom() + 4, rect.width(), 17)
-        line2 = QRect(rect.x(), line1.bottom() + 1, rect.width(), 14)
+            painter.drawPixmap(thumb.x() + 3, thumb.y() + 3, self._saving())
+        if claimed:
+            painter.drawPixmap(thumb.topLeft(), self._claimed(self.model.others[key] or "another app"))
+        y = thumb.bottom() + 4
         if item.is_image:
-            painter.setPen(QColor("#555"))
-            painter.setFont(self.small_font)
-            painter.drawText(line1, Qt.AlignmentFlag.AlignCenter, "no face found" if status != "deleted" else "rejected")
+            line = self._text_line("no face found" if status != "deleted" else "rejected", rect.width())
         else:
-            self._label_line(painter, line1, label, item.row.suggested_label)
-            if item.prediction is not None:
-                own = label or item.row.suggested_label
-                p = item.prediction
-                painter.setFont(self.small_font)
-                painter.setPen(QColor("#c0392b") if own and p.label != own else QColor("#666"))
-                text = f"model: {p.label} {p.confidence:.0%}"
-                painter.drawText(line2, Qt.AlignmentFlag.AlignCenter,
-                                 painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, line2.width()))
-        if current:
-            painter.setPen(QPen(QColor("#1f5fd1"), 3))
+            line = self._label_line(label, item.row.suggested_label, rect.width())
+        painter.drawPixmap(rect.x(), y, line)
+        p = None if item.is_image else item.prediction
+        if p is not None:
+            own = label or item.row.suggested_label
+            painter.drawPixmap(rect.x(), y + 18,
+                               self._guess(p.label, round(p.confidence * 100), bool(own and p.label != own), rect.width()))
+        view = self.parent()
+        if view is not None and view.currentIndex() == index:
+            painter.setPen(self._current_pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect.adjusted(1, 1, -2, -2))
-        painter.restore()
 
-    def _badge(self, painter: QPainter, thumb: QRect, status: str, colour: QColor) -> None:
-        symbol = STATUS_STYLE[status][0]
-        d = 18 if self.side >= 80 else 14
-        badge = QRect(thumb.right() - d - 1, thumb.top() + 2, d, d)
-        painter.setPen(QPen(QColor("white"), 1.5))
-        painter.setBrush(colour)
+    # --- cached decorations ----------------------------------------------------------------------
+    def _cached(self, key: tuple, draw: Callable[[], QPixmap]) -> QPixmap:
+        pix = self._decor.get(key)
+        if pix is None:
+            pix = self._decor[key] = draw()
+            if len(self._decor) > 3000:
+                self._decor.popitem(last=False)
+        return pix
+
+    def _canvas(self, width: int, height: int) -> tuple[QPixmap, QPainter]:
+        view = self.parent()
+        dpr = view.devicePixelRatioF() if view is not None else 1.0
+        pix = QPixmap(round(width * dpr), round(height * dpr))
+        pix.setDevicePixelRatio(dpr)
+        pix.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pix)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.drawEllipse(badge)
-        painter.setFont(self.badge_font)
-        painter.setPen(QColor("white"))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, symbol)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        return pix, painter
 
-    def _label_line(self, painter: QPainter, line: QRect, label: str | None, suggested: str | None) -> None:
-        if label:
-            name, font, colour = label, QFont(self.text_font), QColor("#111")
-            font.setBold(True)
-        elif suggested:
-            name, font, colour = f"{suggested}?", QFont(self.text_font), QColor("#6a6f78")
-            font.setItalic(True)
-        else:
-            painter.setFont(self.text_font)
-            painter.setPen(QColor("#9aa0a6"))
-            painter.drawText(line, Qt.AlignmentFlag.AlignCenter, "no label")
-            return
-        emoji = self.emoji.get(label or suggested, "")
-        painter.setFont(font)
-        fm = painter.fontMetrics()
-        painter.setFont(self.emoji_font)
-        em_w = painter.fontMetrics().horizontalAdvance(emoji + " ") if emoji else 0
-        painter.setFont(font)
-        name = fm.elidedText(name, Qt.TextElideMode.ElideRight, line.width() - em_w - 4)
-        total = em_w + fm.horizontalAdvance(name)
-        x = line.x() + (line.width() - total) // 2
-        if emoji:
-            painter.setFont(self.emoji_font)
-            painter.drawText(QRect(x, line.y(), em_w, line.height()), Qt.AlignmentFlag.AlignVCenter, emoji)
-        painter.setFont(font)
-        painter.setPen(colour)
-        painter.drawText(QRect(x + em_w, line.y(), line.width(), line.height()), Qt.AlignmentFlag.AlignVCenter, name)
-        if not label:  # a suggestion: dotted underline, "not decided yet"
-            painter.setPen(QPen(colour, 1, Qt.PenStyle.DotLine))
-            y = line.y() + line.height() - 2
-            painter.drawLine(x + em_w, y, x + total, y)
+    def _badge(self, status: str) -> QPixmap:
+        d = 18 if self.side >= 80 else 14
+
+        def draw():
+            pix, p = self._canvas(d + 2, d + 2)
+            p.setPen(QPen(QColor("white"), 1.5))
+            p.setBrush(self._frames[status][1])
+            p.drawEllipse(QRect(1, 1, d - 1, d - 1))
+            p.setFont(self.badge_font)
+            p.setPen(QColor("white"))
+            p.drawText(QRect(1, 1, d - 1, d - 1), Qt.AlignmentFlag.AlignCenter, STATUS_STYLE[status][0])
+            p.end()
+            return pix
+
+        return self._cached(("badge", status, d), draw)
+
+    def _saving(self) -> QPixmap:
+        def draw():
+            pix, p = self._canvas(10, 10)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor("#3b6fd8"))
+            p.drawEllipse(0, 0, 9, 9)
+            p.end()
+            return pix
+
+        return self._cached(("saving",), draw)
+
+    def _broken(self, image: bool) -> QPixmap:
+        def draw():
+            pix, p = self._canvas(self.side, self.side)
+            p.fillRect(QRect(0, 0, self.side, self.side), QColor("#fbe9e9"))
+            p.setPen(QColor("#b03030"))
+            p.setFont(self.small_font)
+            p.drawText(QRect(0, 0, self.side, self.side), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                       "unreadable\nimage" if image else "unreadable\ncrop")
+            p.end()
+            return pix
+
+        return self._cached(("broken", image, self.side), draw)
+
+    def _claimed(self, who: str) -> QPixmap:
+        def draw():
+            pix, p = self._canvas(self.side, self.side)
+            p.setPen(QColor("#333"))
+            p.setFont(self.small_font)
+            p.drawText(QRect(0, 0, self.side, self.side), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                       f"claimed by\n{who}")
+            p.end()
+            return pix
+
+        return self._cached(("claimed", who, self.side), draw)
+
+    def _text_line(self, text: str, width: int) -> QPixmap:
+        def draw():
+            pix, p = self._canvas(width, 17)
+            p.setPen(QColor("#555"))
+            p.setFont(self.small_font)
+            p.drawText(QRect(0, 0, width, 17), Qt.AlignmentFlag.AlignCenter, text)
+            p.end()
+            return pix
+
+        return self._cached(("text", text, width), draw)
+
+    def _guess(self, label: str, percent: int, disagrees: bool, width: int) -> QPixmap:
+        def draw():
+            pix, p = self._canvas(width, 14)
+            p.setFont(self.small_font)
+            p.setPen(QColor("#c0392b") if disagrees else QColor("#666"))
+            text = p.fontMetrics().elidedText(f"model: {label} {percent}%", Qt.TextElideMode.ElideRight, width)
+            p.drawText(QRect(0, 0, width, 14), Qt.AlignmentFlag.AlignCenter, text)
+            p.end()
+            return pix
+
+        return self._cached(("guess", label, percent, disagrees, width), draw)
+
+    def _label_line(self, label: str | None, suggested: str | None, width: int) -> QPixmap:
+        """The label in bold; else the suggestion in italics with a question mark and a dotted
+        underline (not decided yet); else "no label"."""
+        def draw():
+            pix, p = self._canvas(width, 17)
+            line = QRect(0, 0, width, 17)
+            if not label and not suggested:
+                p.setFont(self.text_font)
+                p.setPen(QColor("#9aa0a6"))
+                p.drawText(line, Qt.AlignmentFlag.AlignCenter, "no label")
+                p.end()
+                return pix
+            name, font, colour = ((label, self.label_font, QColor("#111")) if label else
+                                  (f"{suggested}?", self.suggestion_font, QColor("#6a6f78")))
+            emoji = self.emoji.get(label or suggested, "")
+            p.setFont(self.emoji_font)
+            em_w = p.fontMetrics().horizontalAdvance(emoji + " ") if emoji else 0
+            p.setFont(font)
+            fm = p.fontMetrics()
+            name = fm.elidedText(name, Qt.TextElideMode.ElideRight, width - em_w - 4)
+            total = em_w + fm.horizontalAdvance(name)
+            x = (width - total) // 2
+            if emoji:
+                p.setFont(self.emoji_font)
+                p.drawText(QRect(x, 0, em_w, line.height()), Qt.AlignmentFlag.AlignVCenter, emoji)
+            p.setFont(font)
+            p.setPen(colour)
+            p.drawText(QRect(x + em_w, 0, width, line.height()), Qt.AlignmentFlag.AlignVCenter, name)
+            if not label:
+                p.setPen(QPen(colour, 1, Qt.PenStyle.DotLine))
+                p.drawLine(x + em_w, line.height() - 2, x + total, line.height() - 2)
+            p.end()
+            return pix
+
+        return self._cached(("label", label, suggested if not label else None, width), draw)
+
+    def resize(self, side: int) -> None:
+        """A new thumbnail size (zoom): the decorations sized by it are drawn anew."""
+        self.side = side
+        self._decor.clear()
 
 
 class GridView(QListView):

@@ -50,10 +50,28 @@ MOVEMENT = [
 ]
 
 
-def class_bindings(classes: Sequence[ClassInfo]) -> list[Binding]:
+def _class_bindings(classes: Sequence[ClassInfo]) -> list[Binding]:
     """One binding per class of the catalog's taxonomy that has a key (`curate classes`)."""
     return [Binding(f"label:{c.name}", (c.key,), f"{c.emoji} {c.name} (label it, confirmed)", DECISIONS)
             for c in classes if c.key]
+
+
+def taken_keys() -> dict[str, str]:
+    """Keys the commands use (upper-cased) -> the command."""
+    return {k.upper(): b.command for b in COMMANDS for k in b.keys}
+
+
+def class_bindings(classes: Sequence[ClassInfo]) -> list[Binding]:
+    """One binding per class that has a key no command uses (`clashes` lists the others)."""
+    taken = taken_keys()
+    return [b for b in _class_bindings(classes) if b.keys[0].upper() not in taken]
+
+
+def clashes(classes: Sequence[ClassInfo]) -> list[str]:
+    """Why some classes have no key here: 'class X: key U is the key of uncertain'."""
+    taken = taken_keys()
+    return [f"class {c.name}: key {c.key} is the key of {taken[c.key.upper()]}"
+            for c in classes if c.key and c.key.upper() in taken]
 
 
 def all_bindings(classes: Sequence[ClassInfo]) -> list[Binding]:

@@ -20,11 +20,12 @@ from PySide6.QtWidgets import (
 
 from db.types import ClassInfo, LabelEvent
 from labeler.grid import Item
-from labeler.style import status_html
+from labeler.style import local_time, status_html
 from labeler.thumbs import Thumbnails
 
 CROP_SIDE = 220
 PHOTO_SIDE = 320
+PHOTO_HEIGHT = 240
 GROUP_ICON = 56
 
 
@@ -63,6 +64,7 @@ class SidePanel(QScrollArea):
         self.model_grid.setContentsMargins(0, 4, 0, 4)
         self.model_grid.setHorizontalSpacing(8)
         self.model_grid.setVerticalSpacing(2)
+        self._build_model_box()
         self.group_title = QLabel()
         self.group_box = QWidget()
         self.group_grid = QGridLayout(self.group_box)
@@ -136,9 +138,11 @@ class SidePanel(QScrollArea):
             return
         pix = QPixmap.fromImage(image)
         width = min(PHOTO_SIDE, max(120, self.viewport().width() - 30))
-        if pix.width() > width:  # fit the panel (the box is drawn after, at the shown scale)
-            scale *= width / pix.width()
-            pix = pix.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+        fit = min(width / pix.width(), PHOTO_HEIGHT / pix.height())
+        if fit < 1:  # fit the panel (the box is drawn after, at the shown scale)
+            scale *= fit
+            pix = pix.scaled(round(pix.width() * fit), round(pix.height() * fit), Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
         if bbox is not None:
             p = QPainter(pix)
             p.setPen(QPen(QColor("#ff3b30"), 3))
@@ -169,7 +173,7 @@ class SidePanel(QScrollArea):
             if e.from_status != e.to_status:
                 what.append(f"{e.from_status} → <b>{e.to_status}</b>")
             via = f" via {html.escape(e.via)}" if e.via else ""
-            lines.append(f"{e.at:%Y-%m-%d %H:%M} <b>{html.escape(e.annotator)}</b>{via}: {', '.join(what) or 'no change'}")
+            lines.append(f"{local_time(e.at):%Y-%m-%d %H:%M} <b>{html.escape(e.annotator)}</b>{via}: {', '.join(what) or 'no change'}")
         self.history.setText("<b>History</b><br>" + "<br>".join(lines))
 
     def set_group(self, key: int, members: Sequence[int]) -> None:
@@ -188,31 +192,40 @@ class SidePanel(QScrollArea):
                         f'<td>{v if k in raw else _esc(v)}</td></tr>' for k, v in rows if v not in (None, "") or k in raw)
         return f"<table>{cells}</table>"
 
+    def _build_model_box(self) -> None:
+        """The model's top three: built once, refilled for each face (no widgets made per move)."""
+        self.model_head = QLabel()
+        self.model_grid.addWidget(self.model_head, 0, 0, 1, 3)
+        self.model_rows = []
+        for i in range(1, 4):
+            name, bar, pct = QLabel(), QProgressBar(), QLabel()
+            bar.setRange(0, 100)
+            bar.setTextVisible(False)
+            bar.setFixedSize(120, 10)
+            pct.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            for col, w in enumerate((name, bar, pct)):
+                self.model_grid.addWidget(w, i, col)
+            self.model_rows.append((name, bar, pct))
+        self.model_note = QLabel()
+        self.model_grid.addWidget(self.model_note, 4, 0, 1, 3)
+
     def _show_prediction(self, item: Item, own: str | None) -> None:
-        while self.model_grid.count():
-            w = self.model_grid.takeAt(0).widget()
-            if w is not None:
-                w.deleteLater()
         p = item.prediction
         self.model_box.setVisible(p is not None)
         if p is None:
             return
         disagree = own is not None and p.label != own
-        head = QLabel("<b>Model</b>" + (" <span style='color:#c0392b'>disagrees with the label</span>" if disagree else ""))
-        self.model_grid.addWidget(head, 0, 0, 1, 3)
-        for i, (name, prob) in enumerate(sorted(p.probabilities.items(), key=lambda kv: -kv[1])[:3], start=1):
-            name_label = QLabel(self._class(name) + (" <span style='color:#666'>(its label)</span>" if name == own else ""))
-            bar = QProgressBar()
-            bar.setRange(0, 100)
-            bar.setValue(round(prob * 100))
-            bar.setTextVisible(False)
-            bar.setFixedHeight(10)
-            bar.setFixedWidth(120)
-            pct = QLabel(f"{prob:.0%}")
-            pct.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.model_grid.addWidget(name_label, i, 0)
-            self.model_grid.addWidget(bar, i, 1)
-            self.model_grid.addWidget(pct, i, 2)
+        self.model_head.setText("<b>Model</b>" + (" <span style='color:#c0392b'>disagrees with the label</span>"
+                                                  if disagree else ""))
+        top = sorted(p.probabilities.items(), key=lambda kv: -kv[1])[:3]
+        for (name, bar, pct), entry in zip(self.model_rows, top + [None] * (3 - len(top))):
+            for w in (name, bar, pct):
+                w.setVisible(entry is not None)
+            if entry is not None:
+                cls, prob = entry
+                name.setText(self._class(cls) + (" <span style='color:#666'>(its label)</span>" if cls == own else ""))
+                bar.setValue(round(prob * 100))
+                pct.setText(f"{prob:.0%}")
         note = []
         if own is not None and own in p.probabilities:
             note.append(f"probability of its label {p.probabilities[own]:.2f}")
@@ -220,22 +233,33 @@ class SidePanel(QScrollArea):
             note.append("it was in the training set")
         if p.issue:
             note.append("<b style='color:#c0392b'>flagged by confident learning</b>")
-        if note:
-            self.model_grid.addWidget(QLabel(f"<span style='color:#666'>{', '.join(note)}</span>"), 4, 0, 1, 3)
+        self.model_note.setText(f"<span style='color:#666'>{', '.join(note)}</span>")
+        self.model_note.setVisible(bool(note))
 
-    def _show_crop(self) -> None:
-        img = None if self.key is None else self.thumbs.image(self.key)
-        if img is None:
-            self.crop.setPixmap(QPixmap())
-            self.crop.setText("" if self.key is None else "…")
+    def set_crop(self, key: int, image: QImage) -> None:
+        """The face's crop, large (decoded for the panel off the GUI thread)."""
+        if key != self.key:
             return
-        if img.isNull():
+        if image.isNull():
             self.crop.setPixmap(QPixmap())
             self.crop.setText("this crop cannot be decoded")
             return
-        side = CROP_SIDE - 4
-        self.crop.setPixmap(QPixmap.fromImage(img.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                                         Qt.TransformationMode.SmoothTransformation)))
+        pix = QPixmap.fromImage(image)
+        pix.setDevicePixelRatio(self.devicePixelRatioF())
+        self.crop.setPixmap(pix)
+
+    def _show_crop(self) -> None:
+        """Until the large crop arrives: the thumbnail, if it is there."""
+        pix = None if self.key is None else self.thumbs.pixmap(self.key)
+        if isinstance(pix, QPixmap):
+            side = CROP_SIDE - 4
+            big = pix.scaled(round(side * pix.devicePixelRatio()), round(side * pix.devicePixelRatio()),
+                             Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+            big.setDevicePixelRatio(pix.devicePixelRatio())
+            self.crop.setPixmap(big)
+        else:
+            self.crop.setPixmap(QPixmap())
+            self.crop.setText("")
 
     def _set_group(self, members: Sequence[int]) -> None:
         for b in self.group_buttons.values():
@@ -255,16 +279,14 @@ class SidePanel(QScrollArea):
         self.group_box.setVisible(bool(members))
 
     def _group_icon(self, fid: int) -> None:
-        img = self.thumbs.image(fid)
-        if img is not None and not img.isNull() and fid in self.group_buttons:
-            self.group_buttons[fid].setIcon(QIcon(QPixmap.fromImage(img.scaled(GROUP_ICON, GROUP_ICON))))
+        pix = self.thumbs.pixmap(fid)
+        if isinstance(pix, QPixmap) and fid in self.group_buttons:
+            self.group_buttons[fid].setIcon(QIcon(pix))
 
     def group_members(self) -> list[int]:
         return list(self.group_buttons)
 
     def _thumbs_ready(self, ids: list) -> None:
-        if self.key in ids:
-            self._show_crop()
         for fid in ids:
             if fid in self.group_buttons:
                 self._group_icon(fid)

@@ -1,6 +1,8 @@
 """Colours, badges and fonts shared by the labeler's widgets."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from PySide6.QtGui import QFont
 
 # status -> (badge symbol, colour)
@@ -24,3 +26,10 @@ def emoji_font(point_size: float) -> QFont:
 def status_html(status: str) -> str:
     symbol, colour = STATUS_STYLE.get(status, ("", "#555"))
     return (f'<span style="background:{colour}; color:white; font-weight:bold">&nbsp;{symbol} {status}&nbsp;</span>')
+
+
+def local_time(at: datetime) -> datetime:
+    """A catalog timestamp (UTC; SQLite hands it back without a zone) in this machine's time zone."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone()

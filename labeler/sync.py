@@ -21,13 +21,12 @@ class ChangeWatcher:
     def __init__(self, catalog):
         self.catalog = catalog
         self.event_mark, self.face_mark = catalog.change_marks()
-        # Faces already there count as seen: only later ones are new.
-        start = catalog.changes_since(self.event_mark, max(0, self.face_mark - OVERLAP))
-        self._seen_faces: set[int] = {f for f in start.new_faces if f <= self.face_mark}
+        self._first_face_mark = self.face_mark  # faces up to it were there at the start: not new
+        self._seen_faces: set[int] = set()
 
     def poll(self) -> Update:
         changes = self.catalog.changes_since(max(0, self.event_mark - OVERLAP), max(0, self.face_mark - OVERLAP))
-        new = [f for f in changes.new_faces if f not in self._seen_faces]  # each new face once
+        new = [f for f in changes.new_faces if f > self._first_face_mark and f not in self._seen_faces]  # each once
         self._seen_faces.update(new)
         if len(self._seen_faces) > 4 * OVERLAP:  # only the overlap window needs remembering
             floor = changes.face_id - OVERLAP

@@ -1,5 +1,6 @@
-"""Thumbnails: crops (or photos) read and decoded to QImage on a worker thread, turned into QPixmap
-on the GUI thread, kept in bounded caches of a few screens.
+"""Thumbnails: crops (or photos) read, decoded and scaled to the thumbnail size as QImage on a worker
+thread; turned into QPixmap on the GUI thread (QPixmap belongs there) and kept in a cache bounded
+by bytes (a few screens at any zoom).
 
 The loader always works on what the view shows now: each request replaces the queued one, so a
 fast scroll through 100,000 faces decodes only the screens it stops on.
@@ -11,17 +12,27 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Sequence
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 BROKEN = object()  # the picture cannot be decoded (a corrupt crop, a missing blob)
 BATCH = 48
+PIXMAP_BUDGET = 48 << 20  # thumbnails kept: ~1,300 at 96 px, ~5,000 at 48 px
 
 
-def decode_crops(catalog, ids: Sequence[int]) -> dict[int, QImage]:
-    """The stored crops of these faces, decoded (a null QImage: unreadable)."""
+def fit(image: QImage, side: int) -> QImage:
+    """The image scaled (smoothly) to fit side x side, in the format QPixmap takes without converting."""
+    if image.isNull():
+        return image
+    if max(image.width(), image.height()) != side:
+        image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+
+
+def decode_crops(catalog, ids: Sequence[int], side: int) -> dict[int, QImage]:
+    """The stored crops of these faces, decoded and fitted to side (a null QImage: unreadable)."""
     data = catalog.crops(ids)
-    return {i: QImage.fromData(data[i]) if data.get(i) else QImage() for i in ids}
+    return {i: fit(QImage.fromData(data[i]), side) if data.get(i) else QImage() for i in ids}
 
 
 def read_photo(path: Path, max_side: int) -> QImage:
@@ -35,32 +46,34 @@ def read_photo(path: Path, max_side: int) -> QImage:
     return reader.read()
 
 
-def decode_photos(catalog, ids: Sequence[int], max_side: int = 320) -> dict[int, QImage]:
-    """Images without a face: their original photos, scaled down."""
+def decode_photos(catalog, ids: Sequence[int], side: int) -> dict[int, QImage]:
+    """Images without a face: their original photos, fitted to side."""
     paths = catalog.image_blob_paths(ids)
-    return {i: read_photo(catalog.blobs.path(paths[i]), max_side) if i in paths else QImage() for i in ids}
+    return {i: fit(read_photo(catalog.blobs.path(paths[i]), side), side) if i in paths else QImage() for i in ids}
 
 
 class ThumbnailLoader(QObject):
-    """Decodes on its own thread; `loaded` brings {id: QImage} back to the GUI thread."""
+    """Decodes on its own thread; `loaded` brings ({id: QImage}, side) back to the GUI thread."""
 
-    loaded = Signal(object)
+    loaded = Signal(object, int)
     failed = Signal(str)
 
-    def __init__(self, decode: Callable[[list[int]], dict[int, QImage]], batch: int = BATCH):
+    def __init__(self, decode: Callable[[list[int], int], dict[int, QImage]], batch: int = BATCH):
         super().__init__()
         self._decode = decode
         self._batch = batch
         self._wanted: list[int] = []
+        self._side = 96
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="label-thumbnails", daemon=True)
         self._thread.start()
 
-    def request(self, ids: Sequence[int]) -> None:
-        """Decode these next, in this order (replaces what was still queued)."""
+    def request(self, ids: Sequence[int], side: int) -> None:
+        """Decode these next, in this order, at side pixels (replaces what was still queued)."""
         with self._cond:
             self._wanted = list(ids)
+            self._side = side
             self._cond.notify()
 
     def stop(self) -> None:
@@ -77,90 +90,99 @@ class ThumbnailLoader(QObject):
                 if self._stopped:
                     return
                 batch, self._wanted = self._wanted[: self._batch], self._wanted[self._batch :]
+                side = self._side
             try:
-                images = self._decode(batch)
-            except Exception as exc:  # the catalog is unreachable: say so; the view asks again later
-                self.failed.emit(f"cannot read thumbnails: {exc}".splitlines()[0])
-                continue
-            if not self._stopped:
-                self.loaded.emit(images)
+                try:
+                    images = self._decode(batch, side)
+                except Exception as exc:  # the catalog is unreachable: say so; the view asks again later
+                    self.failed.emit(f"cannot read thumbnails: {exc}".splitlines()[0])
+                    continue
+                if not self._stopped:
+                    self.loaded.emit(images, side)
+            except RuntimeError:  # the window is gone (Qt deleted this object): nothing to tell
+                return
 
 
 class Thumbnails(QObject):
-    """The GUI thread's side: decoded images (bounded) and pixmaps at the current size (bounded)."""
+    """The GUI thread's side: pixmaps at the current size, bounded by bytes."""
 
     ready = Signal(list)  # ids whose pictures arrived
 
     def __init__(self, loader: ThumbnailLoader, wanted: Callable[[], list[int]], size: int,
-                 images: int = 6000, pixmaps: int = 2500):
+                 budget: int = PIXMAP_BUDGET, dpr: float = 1.0):
         super().__init__()
         self.loader = loader
         self.size = size
+        self.dpr = dpr
         self._wanted = wanted  # the ids the view needs now, most urgent first
-        self._images: OrderedDict[int, QImage] = OrderedDict()
-        self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
-        self._cap_images, self._cap_pixmaps = images, pixmaps
+        self._pixmaps: OrderedDict[int, object] = OrderedDict()  # QPixmap or BROKEN
+        self._bytes = 0
+        self._budget = budget
         self._asked: set[int] = set()
         self._flush_queued = False
         loader.loaded.connect(self._on_loaded)
 
+    @property
+    def side(self) -> int:
+        """The thumbnails' side in device pixels."""
+        return round(self.size * self.dpr)
+
     def set_size(self, size: int) -> None:
         self.size = size
         self._pixmaps.clear()
-
-    def image(self, key: int) -> QImage | None:
-        return self._images.get(key)
+        self._bytes = 0
+        self._asked.clear()
 
     def pixmap(self, key: int):
         """The thumbnail at the current size, BROKEN, or None (asked for; `ready` says when)."""
         pix = self._pixmaps.get(key)
-        if pix is not None:
-            self._pixmaps.move_to_end(key)
-            return pix
-        img = self._images.get(key)
-        if img is None:
+        if pix is None:
             if key not in self._asked:
                 self.schedule()
             return None
-        if img.isNull():
-            return BROKEN
-        pix = QPixmap.fromImage(img.scaled(self.size, self.size, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation))
-        self._pixmaps[key] = pix
-        if len(self._pixmaps) > self._cap_pixmaps:
-            self._pixmaps.popitem(last=False)
+        self._pixmaps.move_to_end(key)
         return pix
 
     def forget(self, keys: Sequence[int]) -> None:
         """Drop these pictures (their crop changed)."""
         for k in keys:
-            self._images.pop(k, None)
-            self._pixmaps.pop(k, None)
+            self._drop(k)
             self._asked.discard(k)
 
     def schedule(self) -> None:
         """Ask the loader for what the view needs, once the current paint is over."""
         if not self._flush_queued:
             self._flush_queued = True
-            from PySide6.QtCore import QTimer
-
             QTimer.singleShot(0, self.flush)
 
     def flush(self) -> None:
         self._flush_queued = False
-        todo = [k for k in self._wanted() if k not in self._images]
+        todo = [k for k in self._wanted() if k not in self._pixmaps]
         self._asked = set(todo)
         if todo:
-            self.loader.request(todo)
+            self.loader.request(todo, self.side)
 
     def missing(self, keys: Sequence[int]) -> list[int]:
-        return [k for k in keys if k not in self._images]
+        return [k for k in keys if k not in self._pixmaps]
 
-    def _on_loaded(self, images: dict) -> None:
+    def _drop(self, key: int) -> None:
+        old = self._pixmaps.pop(key, None)
+        if isinstance(old, QPixmap):
+            self._bytes -= old.width() * old.height() * 4
+
+    def _on_loaded(self, images: dict, side: int) -> None:
+        if side != self.side:  # decoded for a zoom level left meanwhile
+            self.schedule()
+            return
         for k, img in images.items():
-            self._images[k] = img
-            self._images.move_to_end(k)
-            self._pixmaps.pop(k, None)
-        while len(self._images) > self._cap_images:
-            self._images.popitem(last=False)
+            self._drop(k)
+            if img.isNull():
+                self._pixmaps[k] = BROKEN
+                continue
+            pix = QPixmap.fromImage(img)
+            pix.setDevicePixelRatio(self.dpr)
+            self._pixmaps[k] = pix
+            self._bytes += pix.width() * pix.height() * 4
+        while self._bytes > self._budget and len(self._pixmaps) > 1:
+            self._drop(next(iter(self._pixmaps)))
         self.ready.emit(list(images))

@@ -29,14 +29,14 @@ from labeler.background import Background
 from labeler.claims import ClaimKeeper, claim_rows
 from labeler.conflictbar import ConflictBar, Pending
 from labeler.decisions import Action, Change, FaceState, plan
-from labeler.dialogs import ExportDialog, OpenDialog, StatsWindow
 from labeler.filterbar import FilterBar
 from labeler.filters import FilterSpec
 from labeler.grid import ZOOMS, FaceDelegate, GridView, Item, ListModel
-from labeler.keys import COMMANDS, class_bindings
+from labeler.keys import COMMANDS, class_bindings, clashes
 from labeler.overlay import KeyOverlay
 from labeler.panel import PHOTO_SIDE, SidePanel
 from labeler.sync import POLL_S, ChangeWatcher
+from labeler.panel import CROP_SIDE
 from labeler.thumbs import ThumbnailLoader, Thumbnails, decode_crops, decode_photos, read_photo
 from labeler.writer import DecisionWriter, Job, WriteResult
 
@@ -50,6 +50,16 @@ class _Bridge(QObject):
     write_result = Signal(object)
     write_state = Signal(object)
     task_done = Signal(str, object, object)
+
+    def emitter(self, signal) -> Callable:
+        """signal.emit for a worker thread, quiet once Qt has deleted the window's objects."""
+        def emit(*args):
+            try:
+                signal.emit(*args)
+            except RuntimeError:
+                pass
+
+        return emit
 
 
 def short_error(exc: BaseException) -> str:
@@ -83,19 +93,21 @@ class MainWindow(QMainWindow):
         self.bridge.write_result.connect(self._on_write)
         self.bridge.write_state.connect(self._on_write_state)
         self.bridge.task_done.connect(self._on_task)
-        self.writer = DecisionWriter(catalog, annotator, self.bridge.write_result.emit, self.bridge.write_state.emit)
-        self.background = Background(self.bridge.task_done.emit)
+        self.writer = DecisionWriter(catalog, annotator, self.bridge.emitter(self.bridge.write_result),
+                                     self.bridge.emitter(self.bridge.write_state))
+        self.background = Background(self.bridge.emitter(self.bridge.task_done))
         self._outstanding: dict[str, int] = {}  # background results not yet handled, by key
         self._jobs = 0  # writes submitted whose result the window has not handled yet
         self.watcher = ChangeWatcher(catalog)
 
         zoom = int(settings.value("zoom", 96))
         self.zoom = zoom if zoom in ZOOMS else 96
-        self.face_thumbs = Thumbnails(ThumbnailLoader(lambda ids: decode_crops(catalog, ids)),
+        self.face_thumbs = Thumbnails(ThumbnailLoader(lambda ids, side: decode_crops(catalog, ids, side)),
                                       self._wanted_faces, self.zoom)
-        self.photo_thumbs = Thumbnails(ThumbnailLoader(lambda ids: decode_photos(catalog, ids)),
+        self.photo_thumbs = Thumbnails(ThumbnailLoader(lambda ids, side: decode_photos(catalog, ids, side)),
                                        self._wanted_photos, self.zoom)
         for t in (self.face_thumbs, self.photo_thumbs):
+            t.dpr = self.devicePixelRatioF()
             t.ready.connect(self._thumbs_ready)
             t.loader.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
 
@@ -162,8 +174,16 @@ class MainWindow(QMainWindow):
         self._renew_timer.start(15_000)
         QApplication.instance().installEventFilter(self)
 
-        self.filterbar.populate(self.classes, self._choices(), self.models, self.spec)
+        self.filterbar.populate(self.classes, {"sources": [], "queries": [], "split_hints": []}, self.models, self.spec)
+        geometry = settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
         self.relist(spec or FilterSpec())
+        problems = clashes(self.classes)
+        if problems:
+            self.statusBar().showMessage("no key for " + "; ".join(problems) +
+                                         " (give it another with `curate classes --add NAME --key K`)", 15000)
+        self._background("choices", self.catalog.review_choices)  # sources, queries, splits: a moment later
         self.view.setFocus()
 
     # --- construction ---------------------------------------------------------------------------------
@@ -181,13 +201,6 @@ class MainWindow(QMainWindow):
                 raise CatalogError(f"no model {ref!r} in {self.catalog.display} (train lists them)")
             return info
         return self.models[0] if self.models else None
-
-    def _choices(self) -> dict:
-        try:
-            return self.catalog.review_choices()
-        except (CatalogError, SQLAlchemyError) as exc:
-            self.statusBar().showMessage(f"cannot read the filter choices: {short_error(exc)}", 8000)
-            return {"sources": [], "queries": [], "split_hints": []}
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -304,7 +317,8 @@ class MainWindow(QMainWindow):
         current = self.current_key()
         try:
             if spec.images:
-                ids = self.catalog.no_face_image_ids(include_rejected=True)
+                ids = self.catalog.no_face_image_ids(include_rejected=True,
+                                                     sources=None if spec.source is None else (spec.source,))
             else:
                 ids = self.catalog.review_ids(spec.review_filter(self._model_id(), self.keeper.holder), spec.order)
         except (CatalogError, SQLAlchemyError) as exc:
@@ -314,6 +328,7 @@ class MainWindow(QMainWindow):
         mode_changed = spec.images != self.spec.images
         self.spec = spec
         self.filterbar.set_spec(spec)
+        self.filterbar.set_images_mode(spec.images)
         self.delegate.thumbs = self.photo_thumbs if spec.images else self.face_thumbs
         if refresh or mode_changed:
             self.model.clear_cache()
@@ -552,9 +567,14 @@ class MainWindow(QMainWindow):
                 self._update_position()
         elif kind == "counts":
             self._show_counts(result)
+        elif kind == "choices":
+            self.filterbar.populate(self.classes, result, self.models, self.spec)
         elif kind == "photo":
             fid, image, bbox, scale, err = result
             self.panel.set_photo(fid, image, bbox, scale, err)
+        elif kind == "crop":
+            fid, image = result
+            self.panel.set_crop(fid, image)
         elif kind == "history":
             fid, events = result
             self.panel.set_history(fid, events)
@@ -665,6 +685,8 @@ class MainWindow(QMainWindow):
             return self._load_photo(key, rel, bbox, None)
 
         self._background("photo", photo)
+        side = round((CROP_SIDE - 4) * self.devicePixelRatioF())
+        self._background("crop", lambda: (key, decode_crops(self.catalog, [key], side)[key]))
         self._background("history", lambda: (key, self.catalog.label_events(key)))
         if row.dup_group is not None:
             group = row.dup_group
@@ -734,7 +756,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("zoom", self.zoom)
         for t in (self.face_thumbs, self.photo_thumbs):
             t.set_size(self.zoom)
-        self.delegate.side = self.zoom
+        self.delegate.resize(self.zoom)
         self.view.set_cell(self.delegate.cell())
         cur = self.view.currentIndex()
         if cur.isValid():
@@ -774,6 +796,8 @@ class MainWindow(QMainWindow):
     def ask_open(self) -> None:
         loc = self.catalog.location
         current = str(loc.directory) if loc.directory is not None else loc.display
+        from labeler.dialogs import OpenDialog
+
         dialog = OpenDialog(current, None if loc.directory is not None else str(loc.store_root), self)
         if dialog.exec():
             location, store = dialog.values()
@@ -784,6 +808,8 @@ class MainWindow(QMainWindow):
         if self.spec.images:
             self.statusBar().showMessage("images without a face cannot be exported; pick a face filter", 5000)
             return
+        from labeler.dialogs import ExportDialog  # curate's export, numpy and all: only when asked
+
         dialog = ExportDialog(self.catalog, self.classes, self.model.ids, self.spec.describe(),
                               str(self.settings.value("export_dir", "")), self)
         dialog.finished_export.connect(lambda result, _err: result is not None and self.settings.setValue(
@@ -791,6 +817,8 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def show_stats(self) -> None:
+        from labeler.dialogs import StatsWindow
+
         StatsWindow(self.catalog, self).show()
 
     # --- closing ------------------------------------------------------------------------------------------------
@@ -830,5 +858,6 @@ class MainWindow(QMainWindow):
             self.catalog.release_claims(self.keeper.holder)
         except (CatalogError, SQLAlchemyError):
             pass  # unreachable: the claims lapse on their own
+        self.settings.setValue("geometry", self.saveGeometry())
         self.settings.sync()
 

@@ -80,9 +80,10 @@ def render(catalog_dir: Path, out: Path, overlay: Path | None) -> None:
 
     app = application()
     cat = open_catalog(catalog_dir)
-    window = create_window(cat, "alice", settings(), FilterSpec(status="active"))
+    window = create_window(cat, "alice", settings(), FilterSpec(status="everything"))
     window.resize(1440, 900)
     window.show()
+    window.activateWindow()
 
     def wait(ms: int, until=None) -> None:
         loop = QEventLoop()
@@ -95,7 +96,7 @@ def render(catalog_dir: Path, out: Path, overlay: Path | None) -> None:
         loop.exec()
 
     wait(8000, window.first_screen)
-    window.select_row(1)
+    window.select_row(2)  # a reviewed face: its panel shows the annotator and the history
     wait(1500)
     window.grab().save(str(out))
     print(f"wrote {out}")

@@ -25,17 +25,23 @@ def main() -> None:
     face = window.current_key()
 
     def press():
+        if not window.isActiveWindow():  # keys go to the active window, as a person's would
+            window.activateWindow()
+            QTimer.singleShot(10, press)
+            return
         QTest.keyClick(window.view, Qt.Key.Key_6)
+        QTimer.singleShot(1, watch)
 
     def watch():
-        # What a person sees: no face pending in the grid, and the status bar's "saved".
-        if not window.model.pending and window.saved_label.text() == "✓ saved" and window._jobs == 0:
+        # What a person sees: the face shown as confirmed, nothing pending, and "saved".
+        item = window.model.cached(face)
+        shown = item is not None and item.row.status.value == "confirmed" and item.row.label == "surprise"
+        if shown and not window.model.pending and window.saved_label.text() == "✓ saved":
             print(f"SHOWN_DONE {face}", flush=True)
         else:
             QTimer.singleShot(1, watch)
 
-    QTimer.singleShot(200, press)
-    QTimer.singleShot(201, watch)
+    QTimer.singleShot(100, press)
     app.exec()
 
 

@@ -96,6 +96,15 @@ def test_every_key_is_in_the_table_once(catalog):
         assert b.keys[0].replace("Return", "Enter") in shown
 
 
+def test_a_class_key_that_a_command_uses_is_not_bound_and_says_why(catalog):
+    from labeler.keys import class_bindings, clashes
+
+    catalog.set_class("contempt", key="u", emoji="😒")
+    classes = catalog.classes()
+    assert "label:contempt" not in [b.command for b in class_bindings(classes)]
+    assert clashes(classes) == ["class contempt: key u is the key of uncertain"]
+
+
 def test_claim_rows_cover_the_screen_and_a_page_ahead():
     assert claim_rows(0, 29, 0, 1000, lookahead=60) == range(0, 61)
     assert claim_rows(100, 129, 120, 1000, lookahead=60) == range(100, 181)
@@ -243,3 +252,22 @@ def test_a_retry_that_finds_its_own_committed_write_counts_it_applied(catalog, m
         assert got.results[0].applied == {fid: ("sad", "confirmed", 2)} and got.results[0].conflicts == []
     finally:
         w.close()
+
+
+def test_the_none_leak_guard_finds_a_leaking_call_and_this_pyside6_is_clean():
+    import ctypes
+
+    from labeler.qtfix import none_leaks
+
+    def leaky():
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(None))  # keep the count where it was...
+        ctypes.pythonapi.Py_DecRef(ctypes.py_object(None))
+        ctypes.pythonapi.Py_DecRef(ctypes.py_object(None))  # ...then lose one, as PySide6 6.12.0 does
+        return None
+
+    try:
+        assert none_leaks(leaky)
+    finally:
+        for _ in range(65):  # give back what the probe took (1 + 64 calls)
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(None))
+    assert not none_leaks()  # pyproject keeps leaking builds out
