@@ -33,6 +33,16 @@ from curation.selection import SelectionSpec
 from db.types import ClassInfo
 
 
+def _with_browse(edit: QLineEdit, browse) -> QHBoxLayout:
+    """A path field with its Browse… button."""
+    button = QPushButton("Browse…")
+    button.clicked.connect(browse)
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    row.addWidget(button)
+    return row
+
+
 class OpenDialog(QDialog):
     """Where the catalog is: a directory, or a database URL with its blob directory."""
 
@@ -43,12 +53,7 @@ class OpenDialog(QDialog):
         self.location = QLineEdit(current)
         self.location.setPlaceholderText("/path/to/catalog  or  postgresql+psycopg://user@host/db")
         self.location.setMinimumWidth(460)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.location, 1)
-        row.addWidget(browse)
-        form.addRow("Catalog (directory or URL)", row)
+        form.addRow("Catalog (directory or URL)", _with_browse(self.location, self._browse))
         self.store = QLineEdit(store or "")
         self.store.setPlaceholderText("blob directory, for a database URL")
         form.addRow("Blob store", self.store)
@@ -96,12 +101,7 @@ class ExportDialog(QDialog):
                              "Only those with a label (or confirmed, below) are exported, never deleted ones."))
         form = QFormLayout()
         self.out = QLineEdit(str(Path(last_dir) / "export") if last_dir else "")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.out, 1)
-        row.addWidget(browse)
-        form.addRow("Output folder", row)
+        form.addRow("Output folder", _with_browse(self.out, self._browse))
         self.fmt = QComboBox()
         for f, text in (("folders", "class folders (Keras, torchvision)"), ("csv", "FER2013 CSV (48×48)"),
                         ("npz", "NumPy .npz")):

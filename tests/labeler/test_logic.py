@@ -207,18 +207,26 @@ def test_the_writer_reports_a_conflict_and_overwrites_nothing(any_catalog):
         w.close()
 
 
-def test_the_writer_keeps_the_queue_while_the_catalog_cannot_be_reached(catalog, monkeypatch):
-    (fid,) = add_faces(catalog, 1, label="happy")
-    monkeypatch.setattr("labeler.writer.RETRY_S", (0.05,))
+def _failing_writes(catalog, monkeypatch, failures, commit_first=False):
+    """annotate_many raising a lost connection on the calls marked True (after committing, with
+    commit_first: the answer is what is lost)."""
+    monkeypatch.setattr("labeler.writer.RETRY_S", (0.01,))
     real = catalog.annotate_many
-    failures = iter([True, True, False])
+    plan_ = iter(failures)
 
     def flaky(decisions, annotator):
-        if next(failures):
+        fail = next(plan_, False)
+        result = real(decisions, annotator) if commit_first or not fail else None
+        if fail:
             raise OperationalError("UPDATE", {}, Exception("server closed the connection unexpectedly"))
-        return real(decisions, annotator)
+        return result
 
     monkeypatch.setattr(catalog, "annotate_many", flaky)
+
+
+def test_the_writer_keeps_the_queue_while_the_catalog_cannot_be_reached(catalog, monkeypatch):
+    (fid,) = add_faces(catalog, 1, label="happy")
+    _failing_writes(catalog, monkeypatch, [True, True])
     w, got = _writer(catalog)
     try:
         w.submit(_decide(fid, 1, ("happy", "unreviewed"), ("happy", "confirmed")))
@@ -233,18 +241,7 @@ def test_the_writer_keeps_the_queue_while_the_catalog_cannot_be_reached(catalog,
 def test_a_retry_that_finds_its_own_committed_write_counts_it_applied(catalog, monkeypatch):
     """The commit went through but its answer was lost: the retry's conflict is our own change."""
     (fid,) = add_faces(catalog, 1, label="happy")
-    monkeypatch.setattr("labeler.writer.RETRY_S", (0.01,))
-    real = catalog.annotate_many
-    calls = []
-
-    def commit_then_fail(decisions, annotator):
-        calls.append(1)
-        result = real(decisions, annotator)
-        if len(calls) == 1:
-            raise OperationalError("COMMIT", {}, Exception("connection reset"))
-        return result
-
-    monkeypatch.setattr(catalog, "annotate_many", commit_then_fail)
+    _failing_writes(catalog, monkeypatch, [True], commit_first=True)
     w, got = _writer(catalog)
     try:
         w.submit(_decide(fid, 1, ("happy", "unreviewed"), ("sad", "confirmed")))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from db import open_catalog
+from tests.db.helpers import from_a_newer_facecat
 from tests.labeler.helpers import add_faces
 
 LABEL = Path(sys.executable).parent / "label"
@@ -48,10 +48,7 @@ def test_a_missing_catalog_is_one_line(tmp_path):
 
 def test_a_catalog_from_a_newer_facecat_is_one_line(tmp_path):
     open_catalog(tmp_path / "c", create=True).close()
-    con = sqlite3.connect(tmp_path / "c" / "catalog.sqlite")
-    con.execute("UPDATE alembic_version SET version_num = '0099_future'")
-    con.commit()
-    con.close()
+    from_a_newer_facecat(tmp_path / "c")
     _one_line_error(_label("--catalog", str(tmp_path / "c")), "newer facecat", "upgrade facecat")
 
 
