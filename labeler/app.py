@@ -4,10 +4,11 @@ from __future__ import annotations
 import gc
 import getpass
 import os
+import signal
 import sys
 import traceback
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from db import open_catalog
@@ -93,6 +94,21 @@ def _excepthook(kind, value, tb) -> None:
         QMessageBox.critical(None, APP_NAME, f"Something went wrong (a bug; please report it):\n\n{value}")
 
 
+def _quit_on_signals(app: QApplication) -> None:
+    """Ctrl-C or SIGTERM closes the windows as the Quit command does (the last writes finish, the
+    claims are released). Python only sees a signal when it runs: a timer lets it, 5 times a second."""
+    def close_all(*_args):
+        for w in _windows:
+            w.close()
+        app.quit()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, close_all)
+    tick = QTimer(app)
+    tick.timeout.connect(lambda: None)
+    tick.start(200)
+
+
 def run(catalog, annotator: str | None, spec: FilterSpec, model: int | str | None) -> int:
     app = application()
     store = settings()
@@ -103,6 +119,7 @@ def run(catalog, annotator: str | None, spec: FilterSpec, model: int | str | Non
     window.raise_()
     window.activateWindow()  # the keys work at once
     _windows.append(window)
+    _quit_on_signals(app)
     code = app.exec()
     for w in _windows:
         w.shutdown()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,24 @@ def test_killed_right_after_a_decision_it_showed_as_saved_keeps_it(backend, tmp_
         row = cat.get_face(face, with_crop=False)
         assert (row.label, row.status.value, row.annotator) == ("surprise", "confirmed", "killed")
         assert [e.to_label for e in cat.label_events(face)] == ["surprise"]
+
+
+def test_label_runs_and_a_sigterm_closes_it_cleanly_releasing_its_claims(tmp_path):
+    with open_catalog(tmp_path / "c", create=True) as cat:
+        add_faces(cat, 30, suggested="happy")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "FACECAT_LABEL_SETTINGS": str(tmp_path / "s.ini")}
+    proc = subprocess.Popen([str(LABEL), "--catalog", str(tmp_path / "c"), "--annotator", "zoe"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        with open_catalog(tmp_path / "c") as cat:
+            deadline = time.monotonic() + 30
+            while not cat.live_claims() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+            claims = cat.live_claims()
+            assert claims and {who for _, who in claims.values()} == {"zoe"}, proc.stderr.read() if proc.poll() else ""
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0, proc.stderr.read()
+            assert cat.live_claims() == {}  # released on the way out, not left to lapse
+    finally:
+        if proc.poll() is None:
+            proc.kill()
