@@ -227,7 +227,7 @@ class MainWindow(QMainWindow):
         bindings = class_bindings(self.classes) + COMMANDS
         handlers = {
             "undo": lambda: self._submit(Job("undo")), "redo": lambda: self._submit(Job("redo")),
-            "filter": self.focus_filter, "refresh": lambda: self.relist(self.spec, refresh=True),
+            "filter": self.focus_filter, "refresh": lambda: self.relist(self.spec),
             "zoom_in": lambda: self.zoom_by(1), "zoom_out": lambda: self.zoom_by(-1),
             "stats": self.show_stats, "help": self.overlay.toggle, "open": self.ask_open,
             "export": self.ask_export, "annotator": self.change_annotator, "quit": self.close,
@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, tools)
 
     # --- listing ----------------------------------------------------------------------------------------
-    def relist(self, spec: FilterSpec, refresh: bool = False) -> bool:
+    def relist(self, spec: FilterSpec) -> bool:
         """Show the faces of `spec`, in its order. The catalog lists the ids in SQL; rows come later."""
         if spec.needs_model and self.model_info is None:
             spec = spec.without_model()
@@ -330,14 +330,18 @@ class MainWindow(QMainWindow):
         self.filterbar.set_spec(spec)
         self.filterbar.set_images_mode(spec.images)
         self.delegate.thumbs = self.photo_thumbs if spec.images else self.face_thumbs
-        if refresh or mode_changed:
-            self.model.clear_cache()
-        else:
-            self.model.clear_cache()  # rows may have changed in ways no event records (dedupe, predictions)
+        # Rows are read again: they may have changed in ways no event records (dedupe, predictions).
+        self.model.clear_cache()
         self.model.others = {}
         self.model.set_ids(ids)
-        row = self.model.row_of(current) if (current is not None and not mode_changed) else None
-        self.select_row(row if row is not None else 0)
+        row = 0
+        if current is not None and not mode_changed:
+            try:
+                row = ids.index(current)  # the face that was current stays current, if it is listed
+            except ValueError:
+                pass
+        self.select_row(row)
+        QTimer.singleShot(150, lambda: self.model.row_of(-1))  # the id -> row map, once the list is painted
         self.empty.setVisible(not ids)
         if not ids:
             self.empty.adjustSize()
