@@ -88,6 +88,10 @@ def child(location: str, store: str | None, t0: float, out: Path) -> None:
             app.processEvents()
             time.sleep(0.001)
 
+    def say(text: str) -> None:
+        print(f"[{time.time() - t0:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+    say(f"first screen after {first_screen:.2f}s, {len(window.model.ids):,} faces")
     wait(1.0)
     # --- a class key to the next face repainted ---------------------------------------------------------
     latencies, placeholders = [], 0
@@ -108,6 +112,7 @@ def child(location: str, store: str | None, t0: float, out: Path) -> None:
                                       "p95": _ms(latencies[int(0.95 * len(latencies)) - 1]),
                                       "max": _ms(latencies[-1]), "n": len(latencies),
                                       "next_face_without_thumbnail": placeholders}
+    say("decisions timed")
     decided = cat.review_counts().reviewed
     results["decisions_in_catalog"] = decided
 
@@ -125,10 +130,16 @@ def child(location: str, store: str | None, t0: float, out: Path) -> None:
     presses = 0
     last = len(window.model.ids) - 1
     while window.view.currentIndex().row() < last:
+        before = window.view.currentIndex().row()
+        # On the last, partial row of the grid Page Down stays put (Qt's icon mode): End goes on.
         QTest.keyClick(window.view, Qt.Key.Key_PageDown)
+        if window.view.currentIndex().row() == before:
+            QTest.keyClick(window.view, Qt.Key.Key_End)
         until_painted()
         app.processEvents()
         presses += 1
+        if presses % 250 == 0:
+            say(f"page down {presses}, row {window.view.currentIndex().row():,}")
         if presses > 100_000:
             break
     scroll_s = clock.elapsed() / 1000
@@ -148,6 +159,7 @@ def child(location: str, store: str | None, t0: float, out: Path) -> None:
         until_painted()
         return time.perf_counter() - t
 
+    say("scrolled")
     filters = {}
     filters["status: all but deleted"] = (pick("status", "active"), len(window.model.ids))
     filters["order: least model confidence"] = (pick("order", Order.LEAST_CONFIDENCE), len(window.model.ids))
@@ -170,9 +182,10 @@ def run_backend(name: str, location: str, store: str | None, work: Path) -> dict
     out = work / f"{name}.json"
     t0 = time.time()
     proc = subprocess.run([sys.executable, __file__, "--child", location, store or "", str(t0), str(out)],
-                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, capture_output=True, text=True)
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.DEVNULL,
+                          stderr=None, text=True)  # the child's progress lines go straight to stderr
     if proc.returncode != 0:
-        sys.exit(f"bench_labeler: the {name} run failed:\n{proc.stderr[-3000:]}")
+        sys.exit(f"bench_labeler: the {name} run failed (exit {proc.returncode})")
     return json.loads(out.read_text())
 
 

@@ -3,6 +3,7 @@ when first painted), a delegate that draws a face with its label, status and the
 an icon-mode list view set up for 100,000 items (uniform sizes, static, batched layout)."""
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
@@ -109,11 +110,15 @@ class ListModel(QAbstractListModel):
         return item
 
     def items(self, rows: Sequence[int]) -> list[Item]:
-        """Items of these rows (loading the missing ones in one go)."""
-        missing = [self.ids[r] for r in rows if self.ids[r] not in self._items]
+        """Items of these rows, loading the missing ones 1,000 at a time (Ctrl+A on 100,000 faces:
+        more than the cache keeps, so they are collected here, not read back from it)."""
+        found = {k: it for k in (self.ids[r] for r in rows) if (it := self._items.get(k)) is not None}
+        missing = [self.ids[r] for r in rows if self.ids[r] not in found]
         for i in range(0, len(missing), 1000):
-            self._store(self._fetch(missing[i : i + 1000]))
-        return [it for it in (self._items.get(self.ids[r]) for r in rows) if it is not None]
+            fetched = self._fetch(missing[i : i + 1000])
+            found.update(fetched)
+            self._store(fetched)
+        return [found[k] for k in (self.ids[r] for r in rows) if k in found]
 
     def replace_items(self, items: dict[int, Item]) -> None:
         """Fresh items (after a write, a change elsewhere): repaint their rows where they are."""
@@ -150,8 +155,6 @@ class ListModel(QAbstractListModel):
                 self.dataChanged.emit(ix, ix)
 
     def _fetch(self, keys: list[int]) -> dict[int, Item]:
-        import time
-
         try:
             return self.fetch(keys)
         except Exception as exc:  # an unreachable catalog: say so once in a while, draw placeholders
@@ -162,8 +165,6 @@ class ListModel(QAbstractListModel):
             return {}
 
     def _load_page(self, row: int) -> None:
-        import time
-
         if time.monotonic() - self.failed_at < 2:  # do not hammer a catalog that just failed
             return
         start = row - row % PAGE

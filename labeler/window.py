@@ -347,7 +347,7 @@ class MainWindow(QMainWindow):
             self.empty.adjustSize()
             self.empty.move(30, 30)
         self._claim_timer.start(0)
-        self._counts_timer.start(0)
+        self._counts_timer.start()  # the counts a moment later: the new list paints first
         self._update_position()
         self.relisted.emit()
         return True

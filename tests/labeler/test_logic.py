@@ -268,3 +268,17 @@ def test_the_none_leak_guard_finds_a_leaking_call_and_this_pyside6_is_clean():
         for _ in range(65):  # give back what the probe took (1 + 64 calls)
             ctypes.pythonapi.Py_IncRef(ctypes.py_object(None))
     assert not none_leaks()  # pyproject keeps leaking builds out
+
+
+def test_the_list_model_hands_out_more_items_than_its_cache_keeps():
+    from db.types import ImageRow
+    from labeler.grid import Item, ListModel
+
+    def fetch(keys):
+        return {k: Item(ImageRow(k, "b", 1, 1, "PNG", "s", None, None, None, None, "no_face")) for k in keys}
+
+    model = ListModel(fetch, capacity=10)
+    model.set_ids(list(range(1, 2501)))
+    items = model.items(range(2500))  # Ctrl+A, then a key
+    assert [it.row.id for it in items] == list(range(1, 2501))
+    assert model.item(5).row.id == 6 and model.row_of(2500) == 2499
