@@ -105,8 +105,7 @@ class ListModel(QAbstractListModel):
         key = self.ids[row]
         item = self._items.get(key)
         if item is None:
-            self._load_page(row)
-            item = self._items.get(key)
+            item = self._load_page(row).get(key)
         return item
 
     def items(self, rows: Sequence[int]) -> list[Item]:
@@ -164,12 +163,15 @@ class ListModel(QAbstractListModel):
                 self.load_failed.emit(f"cannot read faces from the catalog: {exc}".splitlines()[0])
             return {}
 
-    def _load_page(self, row: int) -> None:
+    def _load_page(self, row: int) -> dict[int, Item]:
+        """Fetch the page of rows around `row` (what was missing of it); returns what came."""
         if time.monotonic() - self.failed_at < 2:  # do not hammer a catalog that just failed
-            return
+            return {}
         start = row - row % PAGE
         keys = [k for k in self.ids[start : start + PAGE] if k not in self._items]
-        self._store(self._fetch(keys))
+        fetched = self._fetch(keys)
+        self._store(fetched)
+        return fetched
 
     def _store(self, items: dict[int, Item]) -> None:
         for k, it in items.items():
