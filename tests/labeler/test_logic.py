@@ -282,3 +282,13 @@ def test_the_list_model_hands_out_more_items_than_its_cache_keeps():
     items = model.items(range(2500))  # Ctrl+A, then a key
     assert [it.row.id for it in items] == list(range(1, 2501))
     assert model.item(5).row.id == 6 and model.row_of(2500) == 2499
+
+
+def test_the_annotator_is_given_else_remembered_else_the_os_user(tmp_path, monkeypatch):
+    from labeler.app import resolve_annotator, settings
+
+    store = settings(str(tmp_path / "s.ini"))
+    monkeypatch.setattr("getpass.getuser", lambda: "osuser")
+    assert resolve_annotator(None, store) == "osuser"
+    assert resolve_annotator("  alice ", store) == "alice"  # and remembered
+    assert resolve_annotator(None, settings(str(tmp_path / "s.ini"))) == "alice"

@@ -319,3 +319,42 @@ def test_export_of_the_current_filter_uses_curates_export_and_manifest(catalog, 
     assert sorted(f["id"] for f in manifest["faces"]) == faces[1::2]
     assert manifest["filters"]["only_faces"] == {"from": "labeler filter: all but deleted, label sad", "count": 3}
     assert "Exported" in dialog.message.text()
+
+
+def test_file_open_switches_catalog_and_a_bad_one_is_a_dialog(catalog, open_window, qtbot, tmp_path, monkeypatch):
+    from db import open_catalog
+    from labeler import app as label_app
+
+    add_faces(catalog, 2, label="happy")
+    w = open_window(catalog)
+    warnings = []
+    monkeypatch.setattr(label_app.QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+    w.open_requested.emit(str(tmp_path / "nothing"), None)
+    assert warnings and "no catalog at" in warnings[0] and w.isVisible()  # the current catalog stays
+    with open_catalog(tmp_path / "other", create=True) as other:
+        faces = add_faces(other, 3, label="sad", source="other")
+    w.open_requested.emit(str(tmp_path / "other"), None)
+    new = label_app._windows[-1]
+    qtbot.addWidget(new)
+    try:
+        qtbot.waitUntil(new.idle, timeout=10_000)
+        assert new.model.ids == faces and new.catalog.display == str(tmp_path / "other")
+        assert not w.isVisible() and new.annotator == w.annotator
+    finally:
+        new.shutdown()
+        new.catalog.close()
+        label_app._windows.remove(new)
+
+
+def test_the_statistics_window_draws_balance_and_progress(catalog, open_window, qtbot):
+    faces = add_faces(catalog, 4, label="happy")
+    catalog.annotate(faces[0], 1, "alice", status="confirmed")
+    w = open_window(catalog)
+    from labeler.dialogs import StatsWindow
+
+    stats = StatsWindow(catalog, w)
+    qtbot.addWidget(stats)
+    with qtbot.waitSignal(stats.drawn, timeout=30_000):
+        stats.show()
+    qtbot.waitUntil(lambda: not stats.progress.pixmap().isNull(), timeout=5000)
+    assert stats.balance.pixmap().width() > 100
