@@ -15,8 +15,11 @@ from typing import Callable, Sequence
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
+from labeler.background import lower_priority
+
 BROKEN = object()  # the picture cannot be decoded (a corrupt crop, a missing blob)
 BATCH = 48
+THUMBNAIL_NICE = 4  # behind the GUI thread, ahead of the other background work
 PIXMAP_BUDGET = 48 << 20  # thumbnails kept: ~1,300 at 96 px, ~5,000 at 48 px
 
 
@@ -83,6 +86,7 @@ class ThumbnailLoader(QObject):
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
+        lower_priority(THUMBNAIL_NICE)
         while True:
             with self._cond:
                 while not self._wanted and not self._stopped:

@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
 
         self._panel_timer = self._single_shot(40, self._update_panel)
         self._claim_timer = self._single_shot(300, self._sync_claims)
-        self._counts_timer = self._single_shot(600, self._refresh_counts)
+        self._counts_timer = self._single_shot(1000, self._refresh_counts)
         self._poll_timer = QTimer(self)
         self._poll_timer.timeout.connect(self._poll)
         self._poll_timer.start(int(POLL_S * 1000))
