@@ -12,6 +12,12 @@ from tests.labeler.helpers import add_faces, add_model, add_no_face_images, seco
 
 
 def _press(qtbot, w, *keys, modifier=Qt.KeyboardModifier.NoModifier):
+    """Keys typed into this window's grid (it is made the active window first, as a person's click
+    would: with two windows open, shortcuts go to the active one)."""
+    if not w.isActiveWindow():
+        w.activateWindow()
+        qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+    w.view.setFocus()
     for k in keys:
         qtbot.keyClick(w.view, k, modifier)
 
@@ -358,3 +364,24 @@ def test_the_statistics_window_draws_balance_and_progress(catalog, open_window, 
         stats.show()
     qtbot.waitUntil(lambda: not stats.progress.pixmap().isNull(), timeout=5000)
     assert stats.balance.pixmap().width() > 100
+
+
+def test_two_apps_changing_one_face_show_a_conflict_and_overwrite_nothing(any_catalog, open_window, qtbot):
+    cat = any_catalog
+    faces = add_faces(cat, 3, label="happy")
+    a = open_window(cat, FilterSpec(status="active"), annotator="alice", settings_name="a.ini")
+    with second_session(cat) as cat_b:
+        b = open_window(cat_b, FilterSpec(status="active"), annotator="bob", settings_name="b.ini")
+        assert a.current_key() == b.current_key() == faces[0]  # browsing: both see the face
+        b._poll_timer.stop()  # bob's window has not heard of alice's change yet
+        _press(qtbot, a, Qt.Key.Key_5)
+        settle(qtbot, a)
+        _press(qtbot, b, Qt.Key.Key_1)
+        settle(qtbot, b)
+        assert _state(cat, faces[0]) == ("sad", "confirmed")  # alice's stands
+        assert b.conflicts.isVisible() and "alice" in b.conflicts.text.text()
+        assert "angry · confirmed" in b.conflicts.text.text()
+        qtbot.mouseClick(b.conflicts.theirs_button, Qt.MouseButton.LeftButton)  # bob keeps alice's
+        settle(qtbot, b)
+        assert _state(cat, faces[0]) == ("sad", "confirmed") and not b.conflicts.isVisible()
+        assert [e.annotator for e in cat.label_events(faces[0])] == ["alice"]
