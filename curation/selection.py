@@ -39,9 +39,12 @@ class SelectionSpec:
     sources: tuple[str, ...] | None = None  # source names
     split: str = "80/10/10"  # "TRAIN/VAL/TEST" percentages, or "keep" (the faces' split hints)
     seed: int = 0
+    # Only these faces (the labeler exports its current filter); `faces_from` says what they are.
+    face_ids: frozenset[int] | None = None
+    faces_from: str | None = None
 
     def as_dict(self) -> dict:
-        return {
+        out = {
             "status": self.status,
             "classes": list(self.classes) if self.classes is not None else None,
             "map": dict(sorted(self.class_map.items())),
@@ -49,6 +52,9 @@ class SelectionSpec:
             "split": self.split,
             "seed": self.seed,
         }
+        if self.face_ids is not None:  # (absent otherwise: earlier manifests stay byte-identical)
+            out["only_faces"] = {"from": self.faces_from, "count": len(self.face_ids)}
+        return out
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,8 @@ def select_split(catalog: Catalog, spec: SelectionSpec) -> SplitSelection:
         raise SelectionError(str(exc)) from None
     check_names(catalog, sources=spec.sources)
     faces = list(catalog.iter_faces(face_filter(spec)))
+    if spec.face_ids is not None:
+        faces = [f for f in faces if f.id in spec.face_ids]
     labels_here = {f.label for f in faces} | set(catalog.class_names())
     unknown = sorted(set(spec.class_map) - labels_here)
     if unknown:

@@ -7,15 +7,7 @@ from sqlalchemy import delete, insert, select, update
 
 from db import models as m
 from db.errors import CatalogError, ConflictError
-from db.types import ClassInfo, DecisionContext, LabelEvent, Status
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
+from db.types import UNSET, ClassInfo, DecisionContext, LabelEvent, Status
 
 
 def _context_values(context: DecisionContext | None) -> dict:

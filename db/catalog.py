@@ -12,11 +12,13 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from db import models as m
 from db.annotations import AnnotationsMixin
 from db.blobs import BlobStore
+from db.browse import BrowseMixin
 from db.errors import CatalogError, database_error_message
 from db.ingest import IngestMixin
 from db.location import CatalogLocation, prepare_directory, prepare_store, resolve
 from db.queries import QueriesMixin
 from db.registry import RegistryMixin
+from db.review import ReviewMixin
 from db.schema import ensure_current
 
 # FER2013's seven classes, in its numbering order; keys are the labeler's shortcuts.
@@ -30,10 +32,11 @@ DEFAULT_CLASSES = [
     ("neutral", "7", "😐"),
 ]
 
+PG_CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer queues for the lock; FACECAT_SQLITE_BUSY_MS overrides
 
 
-class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin, RegistryMixin):
+class Catalog(IngestMixin, QueriesMixin, BrowseMixin, AnnotationsMixin, ReviewMixin, RegistryMixin):
     """The repository API every stage uses. Stages write no SQL of their own.
 
     Writes go through `_writing()`: on SQLite it takes the write lock up front (BEGIN IMMEDIATE) so
@@ -121,8 +124,12 @@ def _make_engine(loc: CatalogLocation) -> Engine:
         # No server-side prepared statements: PostgreSQL would keep a generic plan made while a table
         # was small (a sequential scan) long after it has grown; a bulk import then slows to a crawl.
         psycopg3 = make_url(loc.url).get_driver_name() == "psycopg"  # the option is psycopg 3's own
-        return create_engine(loc.url, pool_pre_ping=True,
-                             connect_args={"prepare_threshold": None} if psycopg3 else {})
+        # connect_timeout: a server that does not answer (a host down, a firewall) is an error in
+        # seconds, not after the operating system's TCP timeout of minutes (a URL's own wins).
+        args = {"connect_timeout": PG_CONNECT_TIMEOUT_S} if "connect_timeout" not in loc.url else {}
+        if psycopg3:
+            args["prepare_threshold"] = None
+        return create_engine(loc.url, pool_pre_ping=True, connect_args=args)
     except ModuleNotFoundError as exc:
         raise CatalogError(f"the database driver for {loc.display} is not installed: {exc.name}") from None
     except SQLAlchemyError as exc:

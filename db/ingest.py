@@ -254,6 +254,8 @@ class IngestMixin:
         ).order_by(m.Image.id)
         if not redo:
             stmt = stmt.where(m.Image.extraction_state == ExtractionState.PENDING.value)
+        else:  # a person rejected it (no face, and not wanted): a re-run does not bring it back
+            stmt = stmt.where(m.Image.extraction_state != ExtractionState.REJECTED.value)
         if sources:
             stmt = stmt.join(m.Source, m.Source.id == m.Image.source_id).where(m.Source.name.in_(sources))
         if queries:

@@ -11,6 +11,14 @@ from datetime import datetime
 from typing import Any
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # "leave this field as it is" (annotate, FaceDecision)
+
+
 class ExtractionState(str, enum.Enum):
     """Where an image stands in face extraction."""
 
@@ -18,6 +26,7 @@ class ExtractionState(str, enum.Enum):
     FACES = "faces"  # one or more faces found
     NO_FACE = "no_face"  # decoded, no face found
     UNREADABLE = "unreadable"  # could not be decoded; the reason is kept on the image
+    REJECTED = "rejected"  # no face found, and a person rejected the image (the labeler); restorable
 
 
 class Status(str, enum.Enum):
@@ -199,7 +208,7 @@ class FaceFilter:
     image_id: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # many are held at once (the labeler's row cache)
 class FaceRow:
     """A face with its annotation and provenance, as a stage reads it."""
 
@@ -298,7 +307,7 @@ class NewPrediction:
     in_sample: bool = False  # the model trained on this face (or its duplicate group)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # many are held at once (the labeler's row cache)
 class PredictionRow:
     model_id: int
     face_id: int
@@ -309,3 +318,131 @@ class PredictionRow:
     in_sample: bool
     issue: bool  # confident learning flagged this face's label
     created_at: datetime
+
+
+# --- review (the labeler): lists of faces in an order, claims, decisions in bulk, changes -----------
+
+
+class Order(str, enum.Enum):
+    """How a list of faces is ordered (see Catalog.review_ids). Model orders put faces without a
+    prediction (or whose label the model does not know) last; ties go by face id."""
+
+    CATALOG = "catalog"  # face id
+    LEAST_CONFIDENCE = "least_confidence"  # the model's top probability, lowest first
+    SELF_CONFIDENCE = "self_confidence"  # likely mislabeled first: the probability of the face's own label
+    MARGIN = "margin"  # likely mislabeled first: normalized margin (own label vs the best other class)
+    DUPLICATES = "duplicates"  # duplicate groups together, at their first member; catalog order otherwise
+
+
+MODEL_ORDERS = (Order.LEAST_CONFIDENCE, Order.SELF_CONFIDENCE, Order.MARGIN)
+
+
+class Duplicates(str, enum.Enum):
+    GROUPED = "grouped"  # in a duplicate group
+    CONFLICT = "conflict"  # in a group whose faces (not deleted) carry different labels
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Which faces a review list holds; every field left None (or False) matches everything.
+
+    A face's "own label" is its label, else its suggested label (what Enter would confirm): the
+    model filters and orders compare the prediction with it. A None inside labels, suggested or
+    split_hints matches faces without one.
+    """
+
+    statuses: tuple[str, ...] | None = None  # Status values; None: every status but deleted
+    labels: tuple[str | None, ...] | None = None
+    suggested: tuple[str | None, ...] | None = None
+    sources: tuple[str, ...] | None = None  # source names
+    queries: tuple[str, ...] | None = None  # scrape queries
+    split_hints: tuple[str | None, ...] | None = None
+    duplicates: Duplicates | None = None
+    model_id: int | None = None  # the model the next two fields and the model orders read
+    model_disagrees: bool = False  # the model's most probable class is not the face's own label
+    model_flagged: bool = False  # confident learning flagged the face's label (prediction.issue)
+    # The unreviewed queue of one app: leave out unreviewed faces that another holder has a live claim on.
+    skip_claimed_by_others: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    """A review list's totals: how many faces, how many reviewed (not unreviewed), per label."""
+
+    faces: int
+    reviewed: int
+    by_status: dict[str, int]
+    by_label: dict[str | None, int]  # label (None: no label yet) -> faces
+
+
+@dataclass(frozen=True)
+class FaceDecision:
+    """One face's change in Catalog.annotate_many: set its label and/or status if it is still at
+    expected_version; a field left UNSET keeps the face's own."""
+
+    face_id: int
+    expected_version: int
+    label: Any = UNSET  # a class name, None (no label), or UNSET
+    status: Any = UNSET  # a Status (or its value), or UNSET
+    context: DecisionContext | None = None
+
+
+@dataclass(frozen=True)
+class FaceConflict:
+    """A decision refused because the face changed since the version it was based on: who changed
+    it last, when, and what it is now (actual_version None: the face no longer exists)."""
+
+    face_id: int
+    expected_version: int
+    actual_version: int | None
+    annotator: str | None = None
+    at: datetime | None = None
+    label: str | None = None
+    status: str | None = None
+    suggested_label: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    applied: dict[int, int]  # face id -> its new version
+    conflicts: list[FaceConflict]
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    granted: list[int]  # faces this holder now claims (new or renewed)
+    held_by_others: dict[int, str | None]  # face id -> the annotator of another holder's live claim
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in the catalog after the marks given (see Catalog.changes_since)."""
+
+    event_id: int  # the newest label event seen: pass it back next time
+    face_id: int  # the newest face id seen
+    changed: dict[int, int]  # face id -> its newest version among the events
+    new_faces: list[int]  # faces added after the face id given
+
+
+@dataclass(frozen=True, slots=True)  # many are held at once (the labeler's row cache)
+class ImageRow:
+    """An image as the labeler shows one where no face was found."""
+
+    id: int
+    blob_path: str
+    width: int
+    height: int
+    format: str
+    source_name: str
+    url: str | None
+    page_url: str | None
+    query: str | None
+    dataset_path: str | None
+    extraction_state: str
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    annotator: str
+    day: str  # YYYY-MM-DD
+    decisions: int  # label events that day

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from pathlib import Path
 
 from db.types import NewFace, NewImage, NewSource
 
@@ -24,3 +26,11 @@ def add_faces(cat, n: int, label: str | None = "happy", source: str = "test", sp
                              label=label, split_hint=split_hint))
         )
     return cat.add_faces(faces)
+
+
+def from_a_newer_facecat(directory: Path, revision: str = "0099_from_the_future") -> None:
+    """Make a SQLite catalog look made by a newer facecat (a schema revision this one does not know)."""
+    con = sqlite3.connect(Path(directory) / "catalog.sqlite")
+    con.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+    con.commit()
+    con.close()

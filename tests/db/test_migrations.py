@@ -12,6 +12,7 @@ from db import SchemaTooNew, open_catalog
 from db.models import Base
 from db.schema import current_revision, head_revision, upgrade
 from db.types import FaceFilter
+from tests.db.helpers import from_a_newer_facecat
 
 
 def test_catalog_from_the_first_schema_is_upgraded_with_its_data(tmp_path):
@@ -47,10 +48,7 @@ def test_catalog_from_the_first_schema_is_upgraded_with_its_data(tmp_path):
 
 def test_catalog_from_a_newer_facecat_is_refused(tmp_path):
     open_catalog(tmp_path / "c", create=True).close()
-    con = sqlite3.connect(tmp_path / "c" / "catalog.sqlite")
-    con.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
-    con.commit()
-    con.close()
+    from_a_newer_facecat(tmp_path / "c")
     with pytest.raises(SchemaTooNew, match="newer facecat.*0099_from_the_future.*upgrade facecat"):
         open_catalog(tmp_path / "c")
 

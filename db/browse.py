@@ -1,0 +1,225 @@
+"""Review lists: the ids of the faces a filter selects, in an order, over the whole catalog in SQL.
+
+What the labeler's list model holds (100,000 ints is nothing); its rows come from faces_by_ids.
+The model filters and orders read the JSON probabilities of a prediction in SQL, through one
+helper (`label_probability`): json_extract on SQLite, ->> on PostgreSQL. Nothing here scans rows in
+Python.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import Float, case, cast, exists, false, func, literal, or_, select
+from sqlalchemy.sql import ColumnElement, Select
+
+from db import models as m
+from db.errors import CatalogError
+from db.types import (
+    Duplicates,
+    ExtractionState,
+    ImageRow,
+    Order,
+    ReviewCounts,
+    ReviewFilter,
+    Status,
+)
+
+_F, _A, _I, _S, _P, _C = m.Face, m.Annotation, m.Image, m.Source, m.Prediction, m.FaceClaim
+BATCH = 1000
+
+# The face's own label: what it is labeled, else what is suggested (what Enter would confirm).
+OWN_LABEL = func.coalesce(_A.label, _A.suggested_label)
+
+
+def label_probability(dialect: str, label: ColumnElement) -> ColumnElement:
+    """The probability a prediction row gives the class named by `label` (NULL when it has none)."""
+    if dialect == "postgresql":
+        return cast(_P.probabilities.op("->>")(label), Float)
+    # SQLite's JSON path: $."name" (class names never hold a double quote).
+    return func.json_extract(_P.probabilities, literal('$."') + label + literal('"'))
+
+
+def _in_or_none(column, values: Sequence) -> ColumnElement:
+    """column IN values, where a None among them matches NULL."""
+    named = [v for v in values if v is not None]
+    parts = [column.in_(named)] if named else []
+    if len(named) < len(values):
+        parts.append(column.is_(None))
+    return or_(*parts) if parts else false()
+
+
+def db_now(conn) -> datetime:
+    """The time claims are measured by: the server's clock on PostgreSQL (apps on several machines
+    share it), this machine's on SQLite (one machine)."""
+    if conn.dialect.name == "postgresql":
+        return conn.execute(select(func.now())).scalar_one()
+    return m.utcnow()
+
+
+def _conditions(flt: ReviewFilter, now: datetime | None, joined_prediction: bool = False) -> list:
+    """The WHERE conditions of a filter, on annotations alone: what needs a face's columns is an
+    `IN (SELECT id FROM faces ...)` that an index answers (a face row holds its crop: reading rows
+    would read the crops). joined_prediction: the statement joins the model's predictions row (_P),
+    which the model filters then read directly."""
+    where: list = []
+    if flt.statuses is None:
+        where.append(_A.status != Status.DELETED.value)
+    else:
+        where.append(_A.status.in_([Status(s).value for s in flt.statuses]))
+    if flt.labels is not None:
+        where.append(_in_or_none(_A.label, flt.labels))
+    if flt.suggested is not None:
+        where.append(_in_or_none(_A.suggested_label, flt.suggested))
+    if flt.split_hints is not None:
+        where.append(_in_or_none(_A.split_hint, flt.split_hints))
+    if flt.sources is not None:
+        where.append(_A.face_id.in_(select(_F.id).where(_F.source_id.in_(
+            select(_S.id).where(_S.name.in_(flt.sources))))))
+    if flt.queries is not None:
+        where.append(_A.face_id.in_(select(_F.id).join(_I, _I.id == _F.image_id).where(_I.query.in_(flt.queries))))
+    if flt.duplicates is not None:
+        if Duplicates(flt.duplicates) is Duplicates.GROUPED:
+            where.append(_A.face_id.in_(select(_F.id).where(_F.dup_group.is_not(None))))
+        else:
+            f2, a2 = m.Face.__table__.alias("f2"), m.Annotation.__table__.alias("a2")
+            conflicting = (
+                select(f2.c.dup_group)
+                .join(a2, a2.c.face_id == f2.c.id)
+                .where(f2.c.dup_group.is_not(None), a2.c.status != Status.DELETED.value)
+                .group_by(f2.c.dup_group)
+                .having(func.count(func.distinct(a2.c.label)) > 1)
+            )
+            where.append(_A.face_id.in_(select(_F.id).where(_F.dup_group.in_(conflicting))))
+    if flt.model_disagrees or flt.model_flagged:
+        if flt.model_id is None:
+            raise CatalogError("the model filters need a model (model_id)")
+        p = _P.__table__ if joined_prediction else m.Prediction.__table__.alias("p2")
+        cond = [] if joined_prediction else [p.c.face_id == _A.face_id, p.c.model_id == flt.model_id]
+        if flt.model_disagrees:
+            cond += [OWN_LABEL.is_not(None), p.c.label != OWN_LABEL]
+        if flt.model_flagged:
+            cond.append(p.c.issue.is_(True))
+        where += cond if joined_prediction else [exists().where(*cond)]
+    if flt.skip_claimed_by_others is not None:
+        claimed = exists().where(_C.face_id == _A.face_id, _C.holder != flt.skip_claimed_by_others,
+                                 _C.expires_at > now)
+        where.append(or_(_A.status != Status.UNREVIEWED.value, ~claimed))
+    return where
+
+
+def _model_key(order: Order, dialect: str) -> ColumnElement:
+    """The sort key of a model order, on a predictions row joined to its annotation."""
+    if order is Order.LEAST_CONFIDENCE:
+        return _P.confidence
+    own = label_probability(dialect, OWN_LABEL)
+    if order is Order.SELF_CONFIDENCE:
+        return own
+    # Normalized margin: (p(own) - max p(other) + 1) / 2, in [0, 1]; the best other class is the
+    # runner-up when the model's top class is the own label, else the top class.
+    best_other = case((_P.label == OWN_LABEL, _P.second_confidence), else_=_P.confidence)
+    return (own - func.coalesce(best_other, 0.0) + 1.0) / 2.0
+
+
+def review_statements(flt: ReviewFilter, order: Order, dialect: str, now: datetime | None) -> list[Select]:
+    """The statements whose results, one after the other, are the ordered id list.
+
+    A model order is two: the faces the model predicted, driven from its predictions (a scan of
+    them and a primary-key look-up of each annotation: several times faster than looking each
+    face's prediction up), then the faces it did not predict, in catalog order.
+    """
+    order = Order(order)
+    where = _conditions(flt, now)
+    if order is Order.CATALOG:
+        return [select(_A.face_id).where(*where).order_by(_A.face_id)]
+    if order is Order.DUPLICATES:
+        # The group ids from their index, once (MATERIALIZED: else the planner reads every face row).
+        # A group's id is its smallest face id: the group sits where its first member would.
+        groups = select(_F.id, _F.dup_group).where(_F.dup_group.is_not(None)).cte("groups").prefix_with("MATERIALIZED")
+        return [select(_A.face_id).outerjoin(groups, groups.c.id == _A.face_id).where(*where)
+                .order_by(func.coalesce(groups.c.dup_group, _A.face_id), _A.face_id)]
+    if flt.model_id is None:
+        raise CatalogError(f"the order {order.value!r} needs a model (model_id)")
+    key = _model_key(order, dialect)
+    predicted = (select(_A.face_id).select_from(_P).join(_A, _A.face_id == _P.face_id)
+                 .where(_P.model_id == flt.model_id, *_conditions(flt, now, joined_prediction=True))
+                 .order_by(key.asc().nulls_last(), _A.face_id))
+    if flt.model_disagrees or flt.model_flagged:
+        return [predicted]  # a face the model did not predict cannot disagree with it
+    p2 = m.Prediction.__table__.alias("p2")
+    unpredicted = (select(_A.face_id).where(*where, ~exists().where(p2.c.face_id == _A.face_id,
+                                                                   p2.c.model_id == flt.model_id))
+                   .order_by(_A.face_id))
+    return [predicted, unpredicted]
+
+
+class BrowseMixin:
+    def review_ids(self, flt: ReviewFilter = ReviewFilter(), order: Order = Order.CATALOG,
+                   among: Sequence[int] | None = None) -> list[int]:
+        """The ids of every face the filter selects, in the order: what a lazy list model holds.
+        `among`: only these faces, in the order too (e.g. new faces, to see which join an open list)."""
+        with self._reading() as conn:
+            now = db_now(conn) if flt.skip_claimed_by_others is not None else None
+            statements = review_statements(flt, order, conn.dialect.name, now)
+            small = among is not None and len(set(among)) <= BATCH
+            if small:
+                statements = [s.where(_A.face_id.in_(sorted(set(among)))) for s in statements]
+            ids: list[int] = []
+            for stmt in statements:
+                # Integers need no processing: read them off the driver's cursor (a third faster
+                # than SQLAlchemy's rows for 100,000 of them).
+                ids += [r[0] for r in conn.execute(stmt).cursor.fetchall()]
+            if among is not None and not small:
+                wanted = set(among)
+                ids = [i for i in ids if i in wanted]
+            return ids
+
+    def review_counts(self, flt: ReviewFilter = ReviewFilter()) -> ReviewCounts:
+        """Totals of the faces a filter selects: by status and by label, in one GROUP BY."""
+        with self._reading() as conn:
+            now = db_now(conn) if flt.skip_claimed_by_others is not None else None
+            stmt = select(_A.status, _A.label, func.count()).where(*_conditions(flt, now))
+            rows = conn.execute(stmt.group_by(_A.status, _A.label)).all()
+        by_status: dict[str, int] = {}
+        by_label: dict[str | None, int] = {}
+        for status, label, n in rows:
+            by_status[status] = by_status.get(status, 0) + n
+            by_label[label] = by_label.get(label, 0) + n
+        faces = sum(by_status.values())
+        return ReviewCounts(faces=faces, reviewed=faces - by_status.get(Status.UNREVIEWED.value, 0),
+                            by_status=by_status, by_label=by_label)
+
+    def review_choices(self) -> dict[str, list]:
+        """The values a review filter can pick from: source names, scrape queries, split hints."""
+        with self._reading() as conn:
+            sources = sorted(conn.execute(select(_S.name).distinct()).scalars())
+            queries = sorted(q for q in conn.execute(select(_I.query).distinct()).scalars() if q)
+            splits = sorted(s for s in conn.execute(select(_A.split_hint).distinct()).scalars() if s)
+        return {"sources": sources, "queries": queries, "split_hints": splits}
+
+    def duplicate_group(self, group_id: int) -> list[int]:
+        """The ids of every face in a duplicate group (deleted ones too), in id order."""
+        with self._reading() as conn:
+            return list(conn.execute(select(_F.id).where(_F.dup_group == group_id).order_by(_F.id)).scalars())
+
+    # --- images where no face was found ----------------------------------------------------------
+    def no_face_image_ids(self, include_rejected: bool = False, sources: Sequence[str] | None = None) -> list[int]:
+        """Images extraction found no face in (with include_rejected, also those a person rejected)."""
+        states = [ExtractionState.NO_FACE.value] + ([ExtractionState.REJECTED.value] if include_rejected else [])
+        stmt = select(_I.id).where(_I.extraction_state.in_(states)).order_by(_I.id)
+        if sources is not None:
+            stmt = stmt.where(_I.source_id.in_(select(_S.id).where(_S.name.in_(sources))))
+        with self._reading() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def images_by_ids(self, ids: Sequence[int]) -> list[ImageRow]:
+        """These images, in the order asked for (missing ids are left out)."""
+        stmt = (select(_I.id, _I.blob_path, _I.width, _I.height, _I.format, _S.name, _I.url, _I.page_url,
+                       _I.query, _I.dataset_path, _I.extraction_state)
+                .join(_S, _S.id == _I.source_id))
+        found: dict[int, ImageRow] = {}
+        with self._reading() as conn:
+            for i in range(0, len(ids), BATCH):
+                for r in conn.execute(stmt.where(_I.id.in_(list(ids[i : i + BATCH])))).all():
+                    found[r[0]] = ImageRow(*r)
+        return [found[i] for i in ids if i in found]
