@@ -7,7 +7,7 @@ from sqlalchemy import delete, insert, select, update
 
 from db import models as m
 from db.errors import CatalogError, ConflictError
-from db.types import ClassInfo, LabelEvent, Status
+from db.types import ClassInfo, DecisionContext, LabelEvent, Status
 
 
 class _Unset:
@@ -16,6 +16,13 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
+
+
+def _context_values(context: DecisionContext | None) -> dict:
+    if context is None:
+        return {}
+    return {"via": context.via, "model_id": context.model_id, "predicted_label": context.predicted_label,
+            "predicted_confidence": context.predicted_confidence}
 
 
 class AnnotationsMixin:
@@ -27,11 +34,13 @@ class AnnotationsMixin:
         *,
         label: str | None = UNSET,
         status: Status | str = UNSET,
+        context: DecisionContext | None = None,
     ) -> int:
         """Set a face's label and/or status, if it is still at `expected_version`.
 
         Returns the new version. Raises ConflictError (and changes nothing) when someone else changed
-        the face since that version. Every applied change appends one label_events row.
+        the face since that version. Every applied change appends one label_events row, with the
+        context (the tool, the model prediction the person saw) when given.
         """
         if label is not UNSET and label is not None and label not in self.class_names():
             raise CatalogError(f"unknown class {label!r}; classes are: {', '.join(self.class_names())}")
@@ -64,6 +73,7 @@ class AnnotationsMixin:
                 insert(m.LabelEvent).values(
                     face_id=face_id, annotator=annotator, from_label=cur.label, to_label=to_label,
                     from_status=cur.status, to_status=to_status, version=expected_version + 1,
+                    **_context_values(context),
                 )
             )
         return expected_version + 1

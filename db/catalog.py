@@ -16,6 +16,7 @@ from db.errors import CatalogError, database_error_message
 from db.ingest import IngestMixin
 from db.location import CatalogLocation, prepare_directory, resolve
 from db.queries import QueriesMixin
+from db.registry import RegistryMixin
 from db.schema import ensure_current
 
 # FER2013's seven classes, in its numbering order; keys are the labeler's shortcuts.
@@ -32,7 +33,7 @@ DEFAULT_CLASSES = [
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer queues for the lock; FACECAT_SQLITE_BUSY_MS overrides
 
 
-class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin):
+class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin, RegistryMixin):
     """The repository API every stage uses. Stages write no SQL of their own.
 
     Writes go through `_writing()`: on SQLite it takes the write lock up front (BEGIN IMMEDIATE) so

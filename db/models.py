@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -134,6 +136,13 @@ class LabelEvent(Base):
     from_status: Mapped[str] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     version: Mapped[int]
+    # Added by 0005: the context of the decision. `via` names the tool ("labeler", "demo", ...);
+    # model_id / predicted_* the model prediction a person saw when deciding (None: none shown).
+    via: Mapped[str | None] = mapped_column(String(32))
+    model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("models.id", ondelete="SET NULL", name="fk_label_events_model_id"))
+    predicted_label: Mapped[str | None] = mapped_column(String(64))
+    predicted_confidence: Mapped[float | None] = mapped_column(Float)
 
 
 class ClassDef(Base):
@@ -145,6 +154,18 @@ class ClassDef(Base):
     key: Mapped[str] = mapped_column(String(8))
     emoji: Mapped[str] = mapped_column(String(16))
     position: Mapped[int]
+
+
+class FaceClaim(Base):
+    """A face shown to one annotator's app in the unreviewed queue (added by 0005). Other apps skip
+    it until the claim expires or is released; a claim never blocks a decision."""
+
+    __tablename__ = "face_claims"
+
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64), index=True)  # one running app (a random id)
+    annotator: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # --- added by migration 0002 -------------------------------------------------------------------
@@ -180,6 +201,9 @@ class Model(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Added by 0005: "model" (one trained model) or "cross-val" (K fold models; its predictions are
+    # every face's out-of-fold probabilities).
+    kind: Mapped[str] = mapped_column(String(16), default="model", server_default="model")
 
 
 class Prediction(Base):
@@ -192,6 +216,12 @@ class Prediction(Base):
     confidence: Mapped[float] = mapped_column(Float)
     probabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Added by 0005. second_confidence: the runner-up's probability (for the normalized margin).
+    # in_sample: the model trained on this face (or its duplicate group): not an out-of-sample guess.
+    # issue: confident learning flagged the face's label as likely wrong.
+    second_confidence: Mapped[float | None] = mapped_column(Float)
+    in_sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    issue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
     __table_args__ = (UniqueConstraint("model_id", "face_id", name="uq_predictions_model_face"),)
 

@@ -232,3 +232,63 @@ class LabelEvent:
     from_status: str
     to_status: str
     version: int
+    via: str | None = None  # the tool that made the change ("labeler", "demo", ...)
+    model_id: int | None = None  # the model whose prediction was shown when the person decided
+    predicted_label: str | None = None
+    predicted_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """What surrounded a change, for the audit: the tool, and the model prediction a person saw."""
+
+    via: str | None = None
+    model_id: int | None = None
+    predicted_label: str | None = None
+    predicted_confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class NewModel:
+    """A trained model (or a cross-validation run) to register in the catalog."""
+
+    name: str  # e.g. the model directory's name
+    path: str  # absolute path of the model directory
+    classes: list[str]  # in the model's output order
+    kind: str = "model"  # "model", or "cross-val" (K fold models; out-of-fold predictions)
+    params: dict[str, Any] = field(default_factory=dict)  # arch, hyper-parameters, selection, hashes
+    metrics: dict[str, Any] = field(default_factory=dict)  # per-split metrics
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: int
+    name: str
+    path: str
+    classes: list[str]
+    kind: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewPrediction:
+    """A model's class probabilities for one face (every class of the model)."""
+
+    face_id: int
+    probabilities: dict[str, float]
+    in_sample: bool = False  # the model trained on this face (or its duplicate group)
+
+
+@dataclass(frozen=True)
+class PredictionRow:
+    model_id: int
+    face_id: int
+    label: str  # the most probable class
+    confidence: float  # its probability
+    second_confidence: float | None  # the runner-up's probability
+    probabilities: dict[str, float]
+    in_sample: bool
+    issue: bool  # confident learning flagged this face's label
+    created_at: datetime
