@@ -35,3 +35,7 @@ from training.cli_list import list_command  # noqa: E402
 
 for _command in (fit_command, evaluate_command, predict_command, export_command, compare_command, list_command):
     main.add_command(_command)
+
+
+if __name__ == "__main__":
+    main()

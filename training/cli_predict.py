@@ -56,7 +56,8 @@ def predict_command(model, images, catalog_location, store, tta, plot, as_json) 
             r = faces_in_photo(image, card, net, finder, tta)
         except TrainingError as exc:
             failures.append(str(exc))
-            click.echo(f"error: {exc}", err=True)
+            if len(images) > 1:
+                click.echo(f"error: {exc}", err=True)
             continue
         faces = [{"bbox": list(b), "label": card.classes[int(p.argmax())], "confidence": round(float(p.max()), 4),
                   "probabilities": {k: round(float(v), 4) for k, v in zip(card.classes, p)}}
@@ -64,7 +65,8 @@ def predict_command(model, images, catalog_location, store, tta, plot, as_json) 
         results.append({"image": str(image), "faces": faces})
         if not faces:
             failures.append(f"{image}: no face found")
-            click.echo(f"error: {image}: no face found", err=True)
+            if len(images) > 1:
+                click.echo(f"error: {image}: no face found", err=True)
         if plot:
             target = _plot_target(plot, image, len(images) > 1)
             shown = [{"bbox": [v * r.scale for v in f["bbox"]], "probabilities": f["probabilities"]} for f in faces]
@@ -77,5 +79,4 @@ def predict_command(model, images, catalog_location, store, tta, plot, as_json) 
     if as_json:
         print_json({"model": str(card.path), "classes": card.classes, "images": results})
     if failures:
-        raise UserError(failures[0] if len(failures) == 1 else f"{len(failures)} of {len(images)} images gave no face "
-                        f"(first: {failures[0]})")
+        raise UserError(failures[0] if len(images) == 1 else f"{len(failures)} of {len(images)} images gave no face")

@@ -153,6 +153,22 @@ def split_arrays(sel: SplitSelection, pixels: np.ndarray) -> dict[str, tuple[np.
     return {s: (pixels[names == s], labels[names == s], ids[names == s]) for s in SPLITS}
 
 
+def _float32_copy(checkpoint: Path, cfg: FitConfig, n_classes: int, on_gpu: bool):
+    """The best checkpoint as a plain float32 inference model, saved over it: mixed precision is
+    for training speed; the saved model computes in float32 everywhere (CPU, TFLite, other GPUs)."""
+    keras = tfenv.load().keras
+    trained = keras.models.load_model(checkpoint, compile=False)
+    if on_gpu:
+        trained = trained.layers[-1]  # the network, without the augmentation in front of it
+    keras.mixed_precision.set_global_policy("float32")
+    net = archs.build(cfg.arch, cfg.input_size, n_classes)
+    net.set_weights(trained.get_weights())
+    tmp = checkpoint.with_name(".model.tmp.keras")
+    net.save(tmp)
+    tmp.replace(checkpoint)
+    return net
+
+
 def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool = False, bar=None) -> FitResult:
     """Train a model as cfg says and register it. bar: a progress bar for decoding faces (cache miss)."""
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -190,7 +206,7 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     stopper = stop_on_interrupt()
     cbs = standard(out, cfg.schedule, cfg.patience, resume, best_before) + [epoch_progress(steps, cfg.epochs), stopper]
     fit_started = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=cbs, verbose=0)
+    model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=cbs, verbose=0, shuffle=False)
     fit_seconds = time.perf_counter() - fit_started
 
     history = read_history(out / "history.csv")
@@ -199,8 +215,7 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     stopped = "interrupted" if stopper.interrupted else ("completed" if epochs_run >= cfg.epochs else "early stopping")
     if stopped != "interrupted":
         shutil.rmtree(out / RESUME_DIR, ignore_errors=True)
-    card_probe = modelio.ModelCard(out, {"classes": sel.classes, "input_size": cfg.input_size})
-    best = modelio.load_keras(card_probe)  # the checkpoint: the best epoch's weights
+    best = _float32_copy(out / modelio.MODEL_FILE, cfg, k, on_gpu)
     per_split, predictions = {}, {}
     for s in SPLITS:
         xs, ys, _ = split[s]
@@ -257,7 +272,7 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     plots.curves(history, out / "curves.png", f"{out.name}: {cfg.arch}, {len(y_train):,} training faces")
     plots.confusion(shown.confusion, sel.classes, out / "confusion.png",
                     f"{out.name} on the {report_split} split: accuracy {shown.accuracy:.1%}, macro-F1 {shown.macro_f1:.3f}")
-    model_id = catalog.register_model(NewModel(name=out.name, path=str(out), classes=sel.classes, kind="model",
+    model_id = catalog.register_model(NewModel(name=out.name, path=str(out.resolve()), classes=sel.classes, kind="model",
                                                params=params, metrics=summary_metrics))
     return FitResult(out, model_id, sel.classes, sel.counts(), per_split_dicts, epochs_run, best_epoch, stopped,
                      seconds, cpu_seconds, pixels.hit, precision)

@@ -26,7 +26,7 @@ def load() -> SimpleNamespace:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     debug = os.environ.get("FACECAT_DEBUG") == "1"
     if not debug:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ errors too: real ones reach Python as exceptions
     with _quiet_stderr(not debug):
         import tensorflow as tf
         import keras
