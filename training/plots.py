@@ -30,14 +30,15 @@ def curves(history: dict[str, list[float]], path: Path, title: str = "") -> None
             ax.plot(epochs, history[f"val_{key}"], marker="o", ms=3, label=f"validation {name}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
     if history.get("val_accuracy"):
         best = int(np.argmax(history["val_accuracy"]))
-        ax_acc.axvline(best + 1, color="gray", ls="--", lw=1)
-        ax_acc.annotate(f"best {history['val_accuracy'][best]:.1%}\n(epoch {best + 1})", (best + 1, history["val_accuracy"][best]),
-                        textcoords="offset points", xytext=(-10, -30), ha="right", fontsize=9)
-        ax_acc.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+        ax_acc.axvline(best + 1, color="gray", ls="--", lw=1,
+                       label=f"best: {history['val_accuracy'][best]:.1%} (epoch {best + 1})")
+    ax_acc.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
     fig.suptitle(title or "Training curves")
     fig.savefig(path, dpi=110)
     plt.close(fig)
