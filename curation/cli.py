@@ -61,7 +61,8 @@ Examples:
 @catalog_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys: images, faces, by_status, by_label, by_source, ...).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also draw the class balance per source to FILE (.png, .svg or .pdf).")
+              help="Also draw the class balance per source to FILE (.png, .svg or .pdf): labeled faces "
+                   "solid, unlabeled ones hatched by suggested label.")
 @user_errors
 def stats(catalog_location: str | None, store: str | None, as_json: bool, plot_path: Path | None) -> None:
     """Count images and faces by status, label, source, split and download outcome."""
@@ -73,8 +74,14 @@ def stats(catalog_location: str | None, store: str | None, as_json: bool, plot_p
     with open_for_command(catalog_location, store) as cat:
         s = cat.stats()
         if plot_path is not None:
-            plot.plot_class_balance(plot.class_balance(cat), cat.class_names(), plot_path)
+            balance = plot.class_balance(cat)
+            plot.plot_class_balance(balance, cat.class_names(), plot_path)
             click.echo(f"class balance drawn to {plot_path}", err=True)
+            faceless = sorted({src.name for src in cat.sources()} - set(balance.sources))
+            if faceless:
+                shown = ", ".join(faceless[:5]) + (f" and {len(faceless) - 5} more" if len(faceless) > 5 else "")
+                click.echo(f"not in the chart: {len(faceless)} {'source has' if len(faceless) == 1 else 'sources have'} "
+                           f"no faces (not extracted yet, none found, or all deleted): {shown}", err=True)
     if as_json:
         print_json(s)
         return

@@ -7,6 +7,8 @@ from curation.dedupe import DEFAULT_THRESHOLD, DedupeReport, DuplicateGroup, ded
 from db.cli import catalog_options, open_for_command, print_json, progress, user_errors
 from db.types import FaceFilter
 
+SOURCE_LINES = 10  # source combinations listed in the conflict summary
+
 
 @click.command(
     "dedupe",
@@ -33,7 +35,8 @@ def dedupe_command(catalog_location: str | None, store: str | None, threshold: i
     Duplicates are grouped and each face's group is stored (see `dup_group` in the labeler); nothing
     is deleted. Exports and training splits keep a group inside one split. A group whose faces carry
     different labels is flagged as a conflict. Deleted faces are left out. Running it again replaces
-    the earlier groups.
+    the earlier groups. The report starts with the counts and which sources the conflicting groups
+    come from, then lists groups, conflicting ones first.
     """
     with open_for_command(catalog_location, store) as cat:
         with progress(total=cat.count_faces(FaceFilter()), desc="reading faces", unit="face") as bar:
@@ -50,15 +53,28 @@ def _print_report(report: DedupeReport, limit: int, stored: bool) -> None:
         f"{s['faces']} faces compared (threshold {s['threshold']}): {s['groups']} duplicate groups "
         f"({s['exact_groups']} exact, {s['near_groups']} near) holding {s['faces_in_groups']} faces"
     )
-    click.echo(f"{s['conflicting_groups']} groups with conflicting labels, "
+    click.echo(f"{_groups(s['conflicting_groups'])} with conflicting labels, "
                f"{s['cross_split_groups']} across split hints")
+    by_sources = s["conflicts_by_sources"]
+    if by_sources:  # where the conflicts are, before any list of groups
+        click.echo("conflicting groups by source:")
+        for row in by_sources[:SOURCE_LINES]:
+            click.echo(f"  {' + '.join(row['sources'])}: {_groups(row['groups'])}")
+        if len(by_sources) > SOURCE_LINES:
+            click.echo(f"  ... {len(by_sources) - SOURCE_LINES} more combinations of sources (--json lists all)")
     ordered = sorted(report.groups, key=lambda g: (not g.conflict, g.id))
     shown = ordered if limit == 0 else ordered[:limit]
+    if shown:
+        click.echo("groups, conflicting first:" if by_sources else "groups:")
     for g in shown:
         click.echo(_group_line(g))
     if len(shown) < len(ordered):
         click.echo(f"... {len(ordered) - len(shown)} more (--limit 0 lists all, --json gives every detail)")
     click.echo("groups stored on the faces" if stored else "dry run: nothing stored")
+
+
+def _groups(n: int) -> str:
+    return f"{n} {'group' if n == 1 else 'groups'}"
 
 
 def _group_line(g: DuplicateGroup) -> str:

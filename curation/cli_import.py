@@ -9,11 +9,12 @@ import click
 from curation.cli_extract import extract_with_progress
 from curation.faces import ExtractSettings
 from curation.importers import KINDS
-from curation.importers.common import DatasetError, run_import, text_path
+from curation.importers.common import DatasetError, ImportSummary, describe_left_out, run_import, text_path
 from curation.pool import WorkersCannotStart
 from curation.selection import SelectionError, parse_class_map
 from db.cli import (
-    INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors,
+    INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_or_create_for_command, print_json, progress,
+    user_errors,
 )
 from db.types import NewSource
 
@@ -50,7 +51,9 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
 
     Labeled datasets give faces with their label set and status unreviewed. Importing the same
     dataset again adds nothing. Originals go into the catalog's blob store, so every face keeps its
-    provenance (the dataset path).
+    provenance (the dataset path). The catalog is created if there is none yet (a line on stderr
+    says so). Files that are not images are left out and listed; an import where every file
+    fails adds nothing and exits 1.
     """
     module = KINDS[kind]
     crop = crop or module.DEFAULT_CROP
@@ -60,16 +63,25 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
         mapping = parse_class_map(map_text)
         if mapping and kind == "unlabeled":
             raise DatasetError("--map does not apply to unlabeled datasets")
-        with open_for_command(catalog_location, store) as cat:
-            items = module.items(path, mapping, cat.class_names())
+        with open_or_create_for_command(catalog_location, store) as cat:
+            listing = module.items(path, mapping, cat.class_names())
+            items = listing.items
             if not items:  # before the source is made: a typo'd path must not leave an empty source
                 raise DatasetError(f"{path}: nothing to import ({'no rows' if path.is_file() else 'no images'}"
-                                   + (", or --map drops every class)" if mapping else ")"))
+                                   + (", or --map drops every class" if mapping else "")
+                                   + (f"; {describe_left_out(listing.left_out)}" if listing.left_out else "") + ")")
             source = NewSource(kind="dataset", name=name, path=text_path(path.resolve()),
                                license_note=license_note or module.LICENSE,
                                params={"importer": kind, "crop": crop, "size": size, "map": mapping})
             with progress(total=len(items), desc=f"import {name}", unit="img") as bar:
                 summary = run_import(cat, source, items, crop, size, workers, on_progress=bar.update)
+            summary.left_out = listing.left_out
+            if len(summary.failed) == summary.files:
+                _print_summary(summary, as_json)
+                n = summary.files
+                new = cat.find_source(source.kind, source.name) is None  # run_import adds none for failures only
+                raise UserError(("the one file" if n == 1 else f"all {n} files") + " failed: nothing was imported"
+                                + (" and no source was added" if new else ""))
             if crop == "detect":
                 extraction = extract_with_progress(cat, ExtractSettings(size=size), [name], None, False, workers)
                 summary.extraction = extraction.as_dict()
@@ -78,12 +90,17 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
                 cat.optimize()  # fresh planner statistics after a bulk load
     except (DatasetError, SelectionError, WorkersCannotStart) as exc:
         raise UserError(str(exc)) from None
+    _print_summary(summary, as_json)
+
+
+def _print_summary(summary: ImportSummary, as_json: bool) -> None:
     if as_json:
         print_json(summary.as_dict())
         return
     click.echo(
         f"{summary.source}: {summary.files} files, {summary.images_added} images and {summary.faces_added} faces added, "
         f"{summary.skipped} already imported, {summary.duplicates} duplicate files, {len(summary.failed)} failed"
+        + (f", {len(summary.left_out)} left out" if summary.left_out else "")
     )
     if summary.shared_with_existing:
         click.echo(f"{len(summary.shared_with_existing)} files are the same bytes as an image already in the catalog "
@@ -95,3 +112,9 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
         click.echo(f"extraction: {e['images']} images, {e['no_face']} without a face, {e['unreadable']} unreadable")
     for where, reason in list(summary.failed.items())[:20]:
         click.echo(f"  failed {where}: {reason}")
+    if len(summary.failed) > 20:
+        click.echo(f"  ... {len(summary.failed) - 20} more failed (--json lists every one)")
+    for where, reason in list(summary.left_out.items())[:20]:
+        click.echo(f"  left out {where}: {reason}")
+    if len(summary.left_out) > 20:
+        click.echo(f"  ... {len(summary.left_out) - 20} more left out (--json lists every one)")

@@ -14,7 +14,7 @@ from db.annotations import AnnotationsMixin
 from db.blobs import BlobStore
 from db.errors import CatalogError, database_error_message
 from db.ingest import IngestMixin
-from db.location import CatalogLocation, prepare_directory, resolve
+from db.location import CatalogLocation, prepare_directory, prepare_store, resolve
 from db.queries import QueriesMixin
 from db.registry import RegistryMixin
 from db.schema import ensure_current
@@ -40,10 +40,11 @@ class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin, RegistryMixin):
     two writers queue on the busy timeout instead of failing half-way.
     """
 
-    def __init__(self, location: CatalogLocation, engine: Engine):
+    def __init__(self, location: CatalogLocation, engine: Engine, created: bool = False):
         self.location = location
         self.engine = engine
         self.blobs = BlobStore(location.store_root)
+        self.created = created  # this open made the catalog (open_catalog with create=True)
 
     @property
     def display(self) -> str:
@@ -134,12 +135,17 @@ def open_catalog(
     """Open (with create=True: create if needed) the catalog at a directory or database URL.
 
     An older schema is upgraded; a newer one is refused. Every failure is a CatalogError with a
-    one-line message.
+    one-line message. The blob directory is made only once the database has answered, so a server
+    that cannot be reached leaves nothing behind. The catalog's `created` says whether this call
+    made it.
     """
     loc = resolve(location, store)
     prepare_directory(loc, create=create)
     engine = _make_engine(loc)
     try:
+        with engine.connect():
+            pass  # reach the database before anything is made on disk
+        prepare_store(loc)
         created = ensure_current(engine, loc.display, create=create)
     except DBAPIError as exc:
         engine.dispose()
@@ -147,7 +153,7 @@ def open_catalog(
     except BaseException:
         engine.dispose()
         raise
-    catalog = Catalog(loc, engine)
+    catalog = Catalog(loc, engine, created)
     if created:
         catalog._seed_classes()
     return catalog

@@ -55,10 +55,22 @@ def catalog_options(func: Callable) -> Callable:
 
 
 def open_for_command(catalog_location: str | None, store: str | None, create: bool = False) -> Catalog:
+    """Open the catalog for a command; with create, make it first where there is none (silently:
+    `curate init` reports it itself)."""
     try:
         return open_catalog(catalog_location, store, create=create)
     except CatalogError as exc:
         raise UserError(str(exc)) from None
+
+
+def open_or_create_for_command(catalog_location: str | None, store: str | None) -> Catalog:
+    """For the commands that fill a catalog (`scrape`, `curate import`): open it, or create it where
+    there is none yet and say so in one line on stderr. Commands that only read refuse a missing one."""
+    cat = open_for_command(catalog_location, store, create=True)
+    if cat.created:
+        where = "" if cat.location.directory == cat.blobs.root else f" (blobs in {cat.blobs.root})"
+        click.echo(f"created a new catalog at {cat.display}{where}", err=True)
+    return cat
 
 
 def user_errors(func: Callable[..., T]) -> Callable[..., T]:

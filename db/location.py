@@ -53,7 +53,9 @@ def resolve(location: str | os.PathLike | None, store: str | os.PathLike | None 
 
 
 def prepare_directory(loc: CatalogLocation, create: bool) -> None:
-    """Check (and with create, make) the catalog directory and blob root; clear errors, no tracebacks."""
+    """Check (and with create, make) a SQLite catalog's directory, and check that the blob root is
+    not a file; clear errors, no tracebacks. The blob root itself is made by `prepare_store`, once
+    the database has answered, so a catalog that cannot be opened leaves no empty store behind."""
     if loc.directory is not None:
         d = loc.directory
         if d.exists() and not d.is_dir():
@@ -71,8 +73,15 @@ def prepare_directory(loc: CatalogLocation, create: bool) -> None:
     root = loc.store_root
     if root.exists() and not root.is_dir():
         raise CatalogError(f"blob store {root} is a file, not a directory")
+
+
+def prepare_store(loc: CatalogLocation) -> None:
+    """Make the blob root if needed and check that it is writable."""
+    root = loc.store_root
     try:
         root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CatalogError(f"blob store {root} is a file, not a directory") from None
     except OSError as exc:
         raise CatalogError(f"cannot create blob store {root}: {exc.strerror}") from None
     _check_writable(root)

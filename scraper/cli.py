@@ -14,8 +14,10 @@ from selenium.common.exceptions import WebDriverException
 
 from db.catalog import DEFAULT_CLASSES
 from db.cli import (
-    INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors,
+    INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_for_command, open_or_create_for_command, print_json,
+    progress, user_errors,
 )
+from db.location import resolve
 
 from scraper.browser import BrowserNotFound, start_browser
 from scraper.collect import ERROR_PAGE, Collected, Pace, PageError, collect, why_page_failed
@@ -146,15 +148,18 @@ def _print_report(r: QueryReport, dry_run: bool, folder: str) -> None:
               help="Seconds to wait for a page to grow after a scroll or click (tests shorten it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @catalog_options
+@click.version_option(package_name="facecat")
 @user_errors
 @on_interrupt(INTERRUPTED_KEPT)
 def main(query, queries_file, engine, limit, label, concurrency, per_host, headful, base_url, from_page, no_browser,
          dry_run, view_dir, timeout, settle, as_json, catalog_location, store) -> None:
     """Search images for each QUERY with a real browser and add them to the catalog, with provenance.
 
-    Re-running a query resumes: URLs tried before are skipped, and an image already in the catalog
-    (same bytes) is recorded as a duplicate of it. Every URL's outcome shows in `curate stats`.
-    A query whose page fails is reported and the others go on; the exit status is then 1.
+    The catalog is created if there is none yet (a line on stderr says so). Re-running a query
+    resumes: URLs tried before are skipped, and an image already in the catalog (same bytes) is
+    recorded as a duplicate of it. Every URL's outcome shows in `curate stats`. A query whose page
+    fails is reported and the others go on; the exit status is then 1. A page with no results is
+    saved under the catalog's store, in scrape-debug/ (with --dry-run too).
     """
     queries = _read_queries(query, queries_file)
     if view_dir is not None:
@@ -179,13 +184,15 @@ def main(query, queries_file, engine, limit, label, concurrency, per_host, headf
     reports, links = [], {}
     with _sigterm_exits(), ExitStack() as cleanup:
         # Each in its own callback: one that fails (a crashed Chromium) does not skip the others.
-        cat = None if dry_run else open_for_command(catalog_location, store)
+        cat = None if dry_run else open_or_create_for_command(catalog_location, store)
         if cat:
             cleanup.callback(cat.close)
         classes = cat.class_names() if cat else [c[0] for c in DEFAULT_CLASSES]
         if label is not None and label not in classes:
             raise UserError(f"unknown class {label!r}; classes: {', '.join(classes)}")
-        debug_root = (cat.blobs.root if cat else Path.cwd()) / "scrape-debug"
+        # Where a page with no results is saved: the catalog's store, also for a dry run (which
+        # opens no catalog; its location is enough).
+        debug_root = (cat.blobs.root if cat else resolve(catalog_location, store).store_root) / "scrape-debug"
         session = cleanup.enter_context(requests.Session())
         session.headers["User-Agent"] = USER_AGENT
         downloader = None
@@ -211,7 +218,7 @@ def main(query, queries_file, engine, limit, label, concurrency, per_host, headf
                 if isinstance(exc, WebDriverException):
                     browser.quit()  # a stuck or crashed browser is not reused
                 page_url = from_page or eng.search_url(q, base_url)
-                error = str(exc) if isinstance(exc, PageError) else f"cannot open {page_url}: {why_page_failed(exc)}"
+                error = str(exc) if isinstance(exc, PageError) else f"cannot open {page_url}: {why_page_failed(exc, page_url)}"
                 reports.append(QueryReport(query=q, engine=kind, label=q_label, page_url=page_url, error=error))
                 links[q] = []
                 if not as_json:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
@@ -139,22 +140,38 @@ _NET_ERRORS = {
 }
 
 
-def why_page_failed(exc: WebDriverException) -> str:
-    """A browser's failure to show a page, in words a user can act on."""
+def unsafe_port(url: str | None) -> str:
+    """Chromium's ERR_UNSAFE_PORT in words: which port, and what to do."""
+    try:
+        port = urlsplit(url or "").port
+    except ValueError:
+        port = None
+    which = f"port {port}" if port else "this port"
+    return (f"ERR_UNSAFE_PORT: Chromium blocks {which} as unsafe (it belongs to another protocol); "
+            "serve the site on another port, e.g. 8000")
+
+
+def _net_error(code: str, url: str | None) -> str | None:
+    return unsafe_port(url) if code == "ERR_UNSAFE_PORT" else _NET_ERRORS.get(code)
+
+
+def why_page_failed(exc: WebDriverException, url: str | None = None) -> str:
+    """A browser's failure to show a page (`url`), in words a user can act on."""
     text = (exc.msg or str(exc) or "").strip()
     if isinstance(exc, TimeoutException):
         return "the page did not finish loading (timed out)"
     if net := re.search(r"net::(ERR_[A-Z_]+)", text):
-        return _NET_ERRORS.get(net.group(1), f"the browser could not load it ({net.group(1)})")
+        return _net_error(net.group(1), url) or f"the browser could not load it ({net.group(1)})"
     if re.search(r"invalid session id|not reachable|session deleted|disconnected", text):
         return "the browser stopped (crashed or was killed)"
     return (text.splitlines() or [type(exc).__name__])[0]
 
 
-def likely_cause(html: str) -> str:
+def likely_cause(html: str, url: str | None = None) -> str:
+    """Why the page opened at `url` gave no results, as far as its HTML tells."""
     if shown := re.search(r'"errorCode":\s*"(ERR_[A-Z_]+)"', html):  # Chromium's own error page
         code = shown.group(1)
-        return f"{ERROR_PAGE}: {_NET_ERRORS.get(code, code)}"
+        return f"{ERROR_PAGE}: {_net_error(code, url) or code}"
     text = html.lower()
     if re.search(r"captcha|unusual traffic|are you a robot|verify you are human", text):
         return "a captcha was shown"
@@ -188,7 +205,7 @@ def collect(driver: WebDriver, engine: Engine, query: str, *, limit: int | None 
     results, stopped = follow_pages(engine, driver.page_source, driver.current_url,
                                     lambda page, _referer: fetch_in_page(driver, page), limit=limit, base_url=base_url)
     if not results:
-        hint = likely_cause(driver.page_source)
+        hint = likely_cause(driver.page_source, url)
         folder = save_debug(driver, debug_root, engine, query) if debug_root else None
         return Collected([], url, folder, hint)
     return Collected(results[:limit] if limit else results, url, hint=stopped)

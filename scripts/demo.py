@@ -16,11 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from scraper.lookalike.bing import BingLookalike  # the same site the tests scrape
+from scraper.lookalike.server import LocalServer
+from scraper.lookalike.site import Entry
 
-from tests.scraper.bing_mirror import BingMirror, Entry  # noqa: E402  (the same site the tests scrape)
-from tests.scraper.servers import LocalServer  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
 OUT = Path(os.environ.get("FACECAT_DEMO_OUT", REPO / "demo-out"))
@@ -35,13 +35,13 @@ def step(title: str, *cmd: str) -> None:
         sys.exit(f"demo: step failed ({title}), exit {result.returncode}")
 
 
-def photo_site() -> tuple[LocalServer, BingMirror]:
+def photo_site() -> tuple[LocalServer, BingLookalike]:
     """A local Bing Images look-alike whose results are real photos with faces."""
     photos = sorted((DATA / "photos" / "face_recognition" / "examples").glob("*.jp*g"))[:12]
     photos += sorted((DATA / "photos" / "dlib").glob("2008_*.jpg"))[:6]
     entries = [Entry(p.stem) for p in photos]
     entries += [Entry("gone", kind="dead"), Entry("hotlink", kind="html"), Entry("again", kind="dup", of=photos[0].stem)]
-    mirror = BingMirror(entries)
+    mirror = BingLookalike(entries)
     for p in photos:
         mirror.bytes[p.stem] = p.read_bytes()
     server = LocalServer(mirror)

@@ -5,7 +5,8 @@ store, encode the crop) -> writer (the parent adds images and faces in batches o
 
 Idempotent and resumable: a file that already is a face of this source is skipped (--crop none), an
 original already in the catalog (same sha256) is not stored twice, and extraction only reads
-pending images (--crop detect); importing twice adds nothing.
+pending images (--crop detect); importing twice adds nothing. The source is added with the first
+picture stored, so an import where every file fails adds no empty source.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from db.types import FaceFilter, NewFace, NewImage, NewSource
 
 BATCH = 1000  # images per catalog write (the catalog does one statement per 1000 rows)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+NOT_IN_CLASS_FOLDER = "not inside a class folder"
 
 
 class DatasetError(Exception):
@@ -41,6 +43,16 @@ class Item:
     pixels: str | None = None  # FER2013 CSV: space-separated gray values of a square image
     label: str | None = None
     split_hint: str | None = None
+    error: str | None = None  # known bad when listed (a CSV row's emotion): fails like an unreadable file
+
+
+@dataclass
+class Listing:
+    """What an importer found at a dataset path: the items to import, and the files it leaves out,
+    each with the reason (a text file in a class folder, a picture outside any class folder)."""
+
+    items: list[Item]
+    left_out: dict[str, str] = field(default_factory=dict)  # dataset path -> why it is not imported
 
 
 @dataclass
@@ -58,6 +70,7 @@ class ImportSummary:
     # another file's of this dataset): they get no image, face or label of their own.
     # dataset path -> "image N (source S)"
     shared_with_existing: dict[str, str] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)  # files of the dataset that are not imported, and why
     extraction: dict | None = None  # --crop detect: the extraction's summary (curate extract --json)
     seconds: float = 0.0
 
@@ -89,18 +102,71 @@ def text_path(path: Path | str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def image_files(root: Path) -> Iterator[Path]:
-    """Image files under root, recursively, in a stable order (hidden files left out)."""
-    for p in sorted(root.rglob("*")):
-        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not any(s.startswith(".") for s in p.parts):
-            yield p
+def dataset_files(root: Path) -> tuple[list[Path], dict[str, str]]:
+    """Image files under root, recursively, in a stable order, and the other files (dataset path ->
+    why they are left out). Folders reached through a symbolic link are read like any other (each
+    real folder once); hidden files and folders (.DS_Store, .git) are left out without a word."""
+    images: list[Path] = []
+    left_out: dict[str, str] = {}
+    seen: set[tuple[int, int]] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True, onerror=_raise):
+        here = Path(folder)
+        real = here.stat()
+        if (real.st_dev, real.st_ino) in seen:  # a link back up the tree, or a second link to one folder
+            left_out[text_path(here.relative_to(root))] = "a folder listed already (a symbolic link to it)"
+            dirs.clear()
+            continue
+        seen.add((real.st_dev, real.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith("."):
+                continue
+            p = here / name
+            if p.suffix.lower() not in IMAGE_SUFFIXES:
+                left_out[text_path(p.relative_to(root))] = f"not an image file ({p.suffix.lower() or 'no suffix'})"
+            elif not p.is_file():
+                left_out[text_path(p.relative_to(root))] = "a broken link or not a file"
+            else:
+                images.append(p)
+    return sorted(images), dict(sorted(left_out.items()))
+
+
+def _raise(exc: OSError) -> None:
+    raise exc  # an unreadable folder is an error (one line), not a silently smaller dataset
+
+
+def in_class_folders(root: Path) -> tuple[list[Path], dict[str, str]]:
+    """dataset_files, keeping only the images inside a folder (DIR/<class>/...): pictures lying at
+    the top of root are left out too."""
+    images, left_out = dataset_files(root)
+    outside = [p for p in images if len(p.relative_to(root).parts) < 2]
+    left_out.update({text_path(p.relative_to(root)): NOT_IN_CLASS_FOLDER for p in outside})
+    return [p for p in images if len(p.relative_to(root).parts) >= 2], dict(sorted(left_out.items()))
+
+
+def describe_left_out(left_out: dict[str, str], limit: int = 3) -> str:
+    """"3 files left out (notes.txt: not an image file (.txt), ...)" for an error message."""
+    shown = ", ".join(f"{path}: {why}" for path, why in list(left_out.items())[:limit])
+    more = f", and {len(left_out) - limit} more" if len(left_out) > limit else ""
+    return f"{len(left_out)} {'file' if len(left_out) == 1 else 'files'} left out ({shown}{more})"
 
 
 # --- worker side -------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Stored:
+    """A picture's original, put into the blob store by a worker."""
+
+    sha256: str
+    blob_path: str
+    width: int
+    height: int
+    format: str
+
+
+@dataclass(frozen=True)
 class Prepared:
     item: Item
-    image: NewImage | None  # None: failed (error says why)
+    stored: Stored | None  # None: failed (error says why)
     face: NewFace | None = None  # --crop none: the whole picture as the face
     error: str | None = None
 
@@ -114,8 +180,10 @@ def _init_worker(store_root: str, size: int | None) -> None:
     _store, _size = BlobStore(Path(store_root)), size
 
 
-def prepare(item: Item, store: BlobStore, size: int | None, source_id: int) -> Prepared:
+def prepare(item: Item, store: BlobStore, size: int | None) -> Prepared:
     """Decode one picture, store its original, and (with a size) encode it as a pre-cropped face."""
+    if item.error is not None:
+        return Prepared(item, None, error=item.error)
     try:
         if item.pixels is not None:
             gray = _pixels_to_array(item.pixels)
@@ -128,15 +196,20 @@ def prepare(item: Item, store: BlobStore, size: int | None, source_id: int) -> P
     except (UnreadableImage, DatasetError, OSError) as exc:
         return Prepared(item, None, error=str(exc))
     sha, rel = store.put_bytes(data, fmt)
-    image = NewImage(sha256=sha, blob_path=rel, width=width, height=height, format=fmt, source_id=source_id,
-                     dataset_path=item.dataset_path, label=item.label, split_hint=item.split_hint)
+    stored = Stored(sha256=sha, blob_path=rel, width=width, height=height, format=fmt)
     if size is None:
-        return Prepared(item, image)
+        return Prepared(item, stored)
     png, phash, pixel_sha = encode_crop(gray, size)
     face = NewFace(bbox=(0, 0, width, height), crop_png=png, crop_size=size, phash=phash, pixel_sha256=pixel_sha,
                    detector="none", settings={"crop": "none", "size": size}, label=item.label,
                    split_hint=item.split_hint, dataset_path=item.dataset_path)
-    return Prepared(item, image, face)
+    return Prepared(item, stored, face)
+
+
+def _new_image(p: Prepared, source_id: int) -> NewImage:
+    s, item = p.stored, p.item
+    return NewImage(sha256=s.sha256, blob_path=s.blob_path, width=s.width, height=s.height, format=s.format,
+                    source_id=source_id, dataset_path=item.dataset_path, label=item.label, split_hint=item.split_hint)
 
 
 def _pixels_to_array(text: str) -> np.ndarray:
@@ -152,13 +225,12 @@ def _pixels_to_array(text: str) -> np.ndarray:
     return values.astype(np.uint8).reshape(side, side)
 
 
-def _work(job: tuple[Item, int]) -> Prepared:
-    item, source_id = job
-    return prepare(item, _store, _size, source_id)
+def _work(item: Item) -> Prepared:
+    return prepare(item, _store, _size)
 
 
-def _crashed(job: tuple[Item, int]) -> Prepared:
-    return Prepared(job[0], None, error="worker crashed")  # its decoder killed the process
+def _crashed(item: Item) -> Prepared:
+    return Prepared(item, None, error="worker crashed")  # its decoder killed the process
 
 
 # --- parent side -------------------------------------------------------------------------------
@@ -174,13 +246,15 @@ def run_import(
     """Import these items as `source` (found again by kind and name, so a re-import adds nothing).
 
     crop "none": each picture is a face, resized to size. crop "detect": the pictures become pending
-    images; run the extraction on the source next (see cli_import).
+    images; run the extraction on the source next (see cli_import). The source is added (or found)
+    with the first picture stored: when every item fails, the catalog is left as it was.
     """
     started = time.perf_counter()
     summary = ImportSummary(source=source.name, kind=source.params.get("importer", source.kind), crop=crop,
                             files=len(items))
-    source_id, created = catalog.find_or_add_source(source)
-    if not created and crop == "none":
+    existing = catalog.find_source(source.kind, source.name)
+    source_id = existing.id if existing else None
+    if existing and crop == "none":
         # A re-import (or the rest of a stopped one): files that already are faces of this source are done.
         done = {f.dataset_path for f in catalog.iter_faces(FaceFilter(sources=(source.name,), include_deleted=True))}
         todo = [it for it in items if it.dataset_path not in done]
@@ -189,29 +263,32 @@ def run_import(
     seen_sha: set[str] = set()
     # --crop detect: the images of this source from an earlier run; each is claimed by the first
     # file of this run that has its bytes (that file was imported already), later ones share it.
-    own = catalog.image_ids_of_source(source.name) if not created else set()
+    own = catalog.image_ids_of_source(source.name) if existing else set()
     claimed: dict[int, str] = {}  # image id -> dataset path of the file it stands for in this run
     shared: dict[str, int] = {}  # dataset path -> the existing image it got
     workers = max(1, min(workers or os.cpu_count() or 1, len(items) or 1))
-    jobs = [(it, source_id) for it in items]
     face_size = size if crop == "none" else None
 
     def write(batch: list[Prepared]) -> None:
-        ok = [p for p in batch if p.image is not None]
+        nonlocal source_id
+        ok = [p for p in batch if p.stored is not None]
+        if ok and source_id is None:
+            source_id = catalog.find_or_add_source(source)[0]  # another run of this import may have made it
         # --crop none: each file is a face with its own label and provenance, even when its bytes are
         # shared with another file (FER2013 has 1,516 such groups) or another source.
         refs = catalog.add_images_with_faces(
-            [(p.image, replace(p.face, source_id=source_id) if p.face is not None else None) for p in ok]
-        )
+            [(_new_image(p, source_id), replace(p.face, source_id=source_id) if p.face is not None else None)
+             for p in ok]
+        ) if ok else []
         for p, ref in zip(ok, refs):
             if ref is None:
                 summary.skipped += 1  # imported meanwhile by another run of this import
                 continue
             if ref.created:
                 summary.images_added += 1
-            elif p.image.sha256 in seen_sha:
+            elif p.stored.sha256 in seen_sha:
                 summary.duplicates += 1  # same bytes as another file of this dataset
-            seen_sha.add(p.image.sha256)
+            seen_sha.add(p.stored.sha256)
             if p.face is not None:
                 summary.faces_added += 1
             elif ref.id in claimed or not (ref.created or ref.id in own):
@@ -221,7 +298,7 @@ def run_import(
                     summary.skipped += 1  # imported by an earlier run
                 claimed[ref.id] = p.item.dataset_path
         for p in batch:
-            if p.image is None:
+            if p.stored is None:
                 summary.failed[p.item.dataset_path] = p.error or "unknown error"
         if on_progress:
             on_progress(len(batch))
@@ -229,14 +306,14 @@ def run_import(
     batch: list[Prepared] = []
     if workers == 1:
         store = catalog.blobs
-        results = (prepare(it, store, face_size, sid) for it, sid in jobs)
+        results = (prepare(it, store, face_size) for it in items)
         for p in results:
             batch.append(p)
             if len(batch) >= BATCH:
                 write(batch)
                 batch = []
     else:
-        for p in ordered_map(_work, jobs, workers, _init_worker, (str(catalog.blobs.root), face_size), _crashed,
+        for p in ordered_map(_work, items, workers, _init_worker, (str(catalog.blobs.root), face_size), _crashed,
                              chunk=64):
             batch.append(p)
             if len(batch) >= BATCH:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from curation.importers.common import DatasetError, Item, image_files, resolve_classes, text_path
+from curation.importers.common import (
+    DatasetError, Item, Listing, describe_left_out, in_class_folders, resolve_classes, text_path,
+)
 
 DEFAULT_CROP = "none"
 LICENSE = "FER2013 (Kaggle, ICML 2013 challenge): research use; see the challenge's terms"
@@ -15,15 +17,15 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  
 PREFIXES = ("Training", "PublicTest", "PrivateTest")  # file-name prefixes of the folder layout
 
 
-def items(path: Path, mapping: dict[str, str | None], classes: list[str]) -> list[Item]:
+def items(path: Path, mapping: dict[str, str | None], classes: list[str]) -> Listing:
     return _csv_items(path, mapping, classes) if path.is_file() else _folder_items(path, mapping, classes)
 
 
-def _csv_items(path: Path, mapping, classes) -> list[Item]:
+def _csv_items(path: Path, mapping, classes) -> Listing:
     labels = resolve_classes(EMOTIONS, mapping, classes)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's "CSV UTF-8" starts with a BOM
-            return _read_csv(path, csv.DictReader(f), labels)
+            return Listing(_read_csv(path, csv.DictReader(f), labels))
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path.name}: not a FER2013 CSV (not UTF-8 text: byte {exc.start})") from None
     except csv.Error as exc:
@@ -38,10 +40,11 @@ def _read_csv(path: Path, reader: csv.DictReader, labels: dict[str, str | None])
     name = text_path(path.name)  # rows are stored as name:line
     for row in reader:
         where = f"{name}:{reader.line_num}"
-        try:
-            emotion = EMOTIONS[int(row["emotion"])]
-        except (ValueError, IndexError, TypeError):
-            raise DatasetError(f"{where}: emotion {row['emotion']!r} is not 0..6") from None
+        code = (row["emotion"] or "").strip()
+        if not (code.isascii() and code.isdigit() and int(code) < len(EMOTIONS)):
+            out.append(Item(where, error=f"emotion {row['emotion']!r} is not 0..6"))  # this row fails, the rest go on
+            continue
+        emotion = EMOTIONS[int(code)]
         if labels[emotion] is None:
             continue
         out.append(Item(where, pixels=row["pixels"] or "", label=labels[emotion],
@@ -49,10 +52,11 @@ def _read_csv(path: Path, reader: csv.DictReader, labels: dict[str, str | None])
     return out
 
 
-def _folder_items(root: Path, mapping, classes) -> list[Item]:
-    files = [p for p in image_files(root) if len(p.relative_to(root).parts) >= 2]
+def _folder_items(root: Path, mapping, classes) -> Listing:
+    files, left_out = in_class_folders(root)
     if not files:
-        raise DatasetError(f"{root}: no images in class folders (expected train/<class>/*.jpg, test/<class>/*.jpg)")
+        raise DatasetError(f"{root}: no images in class folders (expected train/<class>/*.jpg, test/<class>/*.jpg)"
+                           + (f"; {describe_left_out(left_out)}" if left_out else ""))
     labels = resolve_classes([p.parent.name for p in files], mapping, classes)
     out = []
     for p in files:
@@ -61,4 +65,4 @@ def _folder_items(root: Path, mapping, classes) -> list[Item]:
         prefix = p.name.split("_", 1)[0]
         split = prefix if prefix in PREFIXES else p.relative_to(root).parts[0]  # else the top folder: train/test
         out.append(Item(text_path(p.relative_to(root)), file=str(p), label=labels[p.parent.name], split_hint=split))
-    return out
+    return Listing(out, left_out)

@@ -3,18 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curation.importers.common import DatasetError, Item, image_files, resolve_classes, text_path
+from curation.importers.common import DatasetError, Item, Listing, dataset_files, resolve_classes, text_path
 
 DEFAULT_CROP = "detect"
 LICENSE = "JAFFE (Lyons, Kamachi, Gyoba 1998): non-commercial research use; see the JAFFE terms"
 CODES = {"AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy", "NE": "neutral", "SA": "sad", "SU": "surprise"}
 
 
-def items(root: Path, mapping: dict[str, str | None], classes: list[str]) -> list[Item]:
+def items(root: Path, mapping: dict[str, str | None], classes: list[str]) -> Listing:
     if not root.is_dir():
         raise DatasetError(f"{root}: not a directory of JAFFE images")
     files, names, bad = [], [], []
-    for p in image_files(root):
+    images, left_out = dataset_files(root)
+    for p in images:
         parts = p.name.split(".")
         code = parts[1][:2].upper() if len(parts) >= 3 else ""
         if code not in CODES:
@@ -28,4 +29,5 @@ def items(root: Path, mapping: dict[str, str | None], classes: list[str]) -> lis
     if not files:
         raise DatasetError(f"{root}: no JAFFE images")
     labels = resolve_classes(names, mapping, classes)
-    return [Item(text_path(p.relative_to(root)), file=str(p), label=labels[c]) for p, c in files if labels[c] is not None]
+    return Listing([Item(text_path(p.relative_to(root)), file=str(p), label=labels[c]) for p, c in files
+                    if labels[c] is not None], left_out)

@@ -37,6 +37,7 @@ class FaceSpec:
     label: str | None = "happy"
     split_hint: str | None = None
     dataset_path: str | None = None
+    suggested_label: str | None = None
 
 
 def add_dataset(cat, specs: list[FaceSpec], source: str = "test", crop_size: int = 100) -> list[int]:
@@ -59,7 +60,7 @@ def add_dataset(cat, specs: list[FaceSpec], source: str = "test", crop_size: int
         png, phash, pixel_sha = encode_crop(spec.image, crop_size)
         faces.append((ref.id, NewFace(bbox=(0, 0, *spec.image.size), crop_png=png, crop_size=crop_size,
                                       phash=phash, pixel_sha256=pixel_sha, label=spec.label,
-                                      split_hint=spec.split_hint)))
+                                      split_hint=spec.split_hint, suggested_label=spec.suggested_label)))
     return cat.add_faces(faces)
 
 

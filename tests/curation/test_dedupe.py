@@ -157,6 +157,7 @@ def test_cli_dedupe_json_text_and_errors(catalog, tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["groups"] == 2 and data["conflicting_groups"] == 1 and data["stored"] is True
+    assert data["conflicts_by_sources"] == [{"sources": ["x", "y"], "groups": 1}]
     assert {len(g["faces"]) for g in data["duplicate_groups"]} == {2}
     conflict = next(g for g in data["duplicate_groups"] if g["conflict"])
     assert {f["label"] for f in conflict["faces"]} == {"sad", "fear"}
@@ -165,10 +166,31 @@ def test_cli_dedupe_json_text_and_errors(catalog, tmp_path):
     assert res.exit_code == 0
     lines = res.output.splitlines()
     assert "2 duplicate groups (1 exact, 1 near)" in lines[0]
-    assert "CONFLICT group" in lines[2] and "sad x1" in lines[2]  # conflicts are listed first
-    assert "1 more" in lines[3] and "dry run" in lines[-1]
+    assert lines[1] == "1 group with conflicting labels, 2 across split hints"
+    assert lines[2:5] == ["conflicting groups by source:", "  x + y: 1 group", "groups, conflicting first:"]
+    assert "CONFLICT group" in lines[5] and "sad x1" in lines[5]  # conflicts are listed first
+    assert "1 more" in lines[6] and "dry run" in lines[-1]
 
     assert runner.invoke(main, ["dedupe", "--help"]).exit_code == 0
     assert runner.invoke(main, ["dedupe", "--catalog", loc, "--threshold", "40"]).exit_code == 2
     res = runner.invoke(main, ["dedupe", "--catalog", str(tmp_path / "missing")])
     assert res.exit_code == 1 and res.output.startswith("error:") and "Traceback" not in res.output
+
+
+def test_the_report_says_which_sources_the_conflicts_come_from_before_any_list(catalog):
+    a, b, c, d = (pattern(i) for i in (11, 12, 13, 14))
+    add_dataset(catalog, [FaceSpec(a, "happy"), FaceSpec(nudged(a), "sad"),  # a conflict inside fer
+                          FaceSpec(b, "angry"), FaceSpec(b.copy(), "fear"),  # another
+                          FaceSpec(c, "happy"), FaceSpec(d, "neutral"), FaceSpec(d.copy(), "neutral")], source="fer")
+    add_dataset(catalog, [FaceSpec(nudged(c), "sad")], source="web")  # a conflict across fer and web
+    report = dedupe(catalog, store=False)
+    assert report.summary()["conflicting_groups"] == 3
+    assert report.conflicts_by_sources() == [{"sources": ["fer"], "groups": 2}, {"sources": ["fer", "web"], "groups": 1}]
+    res = CliRunner().invoke(main, ["dedupe", "--catalog", str(catalog.location.directory), "--limit", "0"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[1:5] == ["3 groups with conflicting labels, 0 across split hints", "conflicting groups by source:",
+                          "  fer: 2 groups", "  fer + web: 1 group"]
+    groups = [i for i, line in enumerate(lines) if line.lstrip().startswith(("CONFLICT group", "group "))]
+    assert len(groups) == 4 and min(groups) > 4  # the summary comes before any group
+    assert all("CONFLICT" in lines[i] for i in groups[:3]) and "CONFLICT" not in lines[groups[3]]

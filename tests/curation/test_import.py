@@ -129,8 +129,145 @@ def test_fer2013_csv_bad_rows_are_one_clear_error(tmp_path, cat_dir):
     res = CliRunner().invoke(main, ["import", "fer2013", str(tmp_path / "notfer.csv"), "--catalog", cat_dir])
     assert res.exit_code == 1 and "missing column emotion, pixels" in res.output
     (tmp_path / "ragged.csv").write_text("emotion,pixels,Usage\n3,1 2 3,Training\n")
-    summary = curate("import", "fer2013", str(tmp_path / "ragged.csv"), "--catalog", cat_dir, "--json")
-    assert summary["failed"] == {"ragged.csv:2": "pixels: 3 values is not a square 8-bit image"}
+    res = CliRunner().invoke(main, ["import", "fer2013", str(tmp_path / "ragged.csv"), "--catalog", cat_dir, "--json"])
+    assert res.exit_code == 1  # its only row failed
+    assert json.loads(res.stdout)["failed"] == {"ragged.csv:2": "pixels: 3 values is not a square 8-bit image"}
+    with open_catalog(cat_dir) as cat:
+        assert cat.sources() == []
+
+
+def test_fer2013_csv_rows_with_an_emotion_outside_0_to_6_fail_only_themselves(tmp_path, cat_dir):
+    good = " ".join(["7"] * 16)
+    rows = ["3", "9", "-1", "happy", "", "6"]  # -1 must not wrap around to the last class
+    (tmp_path / "fer.csv").write_text("emotion,pixels,Usage\n" + "".join(f"{e},{good},Training\n" for e in rows))
+    for workers in ("1", "2"):
+        summary = curate("import", "fer2013", str(tmp_path / "fer.csv"), "--catalog", cat_dir, "--json",
+                         "--workers", workers, "--name", f"w{workers}")
+        assert summary["faces_added"] == 2
+        assert summary["failed"] == {"fer.csv:3": "emotion '9' is not 0..6", "fer.csv:4": "emotion '-1' is not 0..6",
+                                     "fer.csv:5": "emotion 'happy' is not 0..6", "fer.csv:6": "emotion '' is not 0..6"}
+    with open_catalog(cat_dir) as cat:
+        assert sorted(f.label for f in cat.iter_faces(FaceFilter(sources=("w1",)))) == ["happy", "neutral"]
+    text = curate("import", "fer2013", str(tmp_path / "fer.csv"), "--catalog", cat_dir, "--name", "w1")
+    assert "2 already imported" in text and "4 failed" in text and "  failed fer.csv:4: emotion '-1' is not 0..6" in text
+
+
+@pytest.mark.parametrize("crop", ["none", "detect"])
+def test_an_import_where_every_file_fails_exits_1_and_adds_no_source(tmp_path, cat_dir, crop):
+    root = tmp_path / "ds"
+    (root / "happy").mkdir(parents=True)
+    (root / "happy" / "a.jpg").write_bytes(b"\xff\xd8\xff not really")
+    (root / "happy" / "b.png").write_bytes(b"")
+    args = ["import", "folders", str(root), "--crop", crop, "--catalog", cat_dir, "--workers", "1"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "  failed happy/a.jpg: not an image" in res.stdout and "  failed happy/b.png: " in res.stdout
+    assert res.stderr == "error: all 2 files failed: nothing was imported and no source was added\n"
+    res = CliRunner().invoke(main, [*args, "--json"])
+    assert res.exit_code == 1 and set(json.loads(res.stdout)["failed"]) == {"happy/a.jpg", "happy/b.png"}
+    with open_catalog(cat_dir) as cat:
+        assert cat.sources() == [] and cat.stats()["images"] == 0
+    # One good file is enough for a source; the bad ones are listed and the exit status is 0.
+    pattern(5).save(root / "happy" / "c.png")
+    summary = curate(*args, "--json")
+    assert summary["images_added"] == 1 and set(summary["failed"]) == {"happy/a.jpg", "happy/b.png"}
+    with open_catalog(cat_dir) as cat:
+        assert [s.name for s in cat.sources()] == ["ds"]
+
+
+def test_files_that_are_not_images_are_counted_and_named(tmp_path, cat_dir):
+    root = tmp_path / "ds"
+    for cls in ("happy", "sad"):
+        (root / cls).mkdir(parents=True)
+        pattern(len(cls)).save(root / cls / "a.png")
+    (root / "happy" / "notes.txt").write_text("who took these")
+    (root / "happy" / "Thumbs").write_bytes(b"\0" * 10)
+    (root / "README.md").write_text("# my faces")
+    pattern(9).save(root / "loose.png")  # a picture outside any class folder has no class
+    (root / ".DS_Store").write_bytes(b"\0")  # hidden files stay out without a word
+    (root / "sad" / ".hidden.png").write_bytes(b"\0")
+    args = ("import", "folders", str(root), "--crop", "none", "--catalog", cat_dir)
+    summary = curate(*args, "--json")
+    assert summary["faces_added"] == 2 and summary["failed"] == {}
+    assert summary["left_out"] == {"README.md": "not an image file (.md)", "happy/Thumbs": "not an image file (no suffix)",
+                                   "happy/notes.txt": "not an image file (.txt)", "loose.png": "not inside a class folder"}
+    text = curate(*args)
+    assert "0 failed, 4 left out" in text.splitlines()[0]
+    assert "  left out happy/notes.txt: not an image file (.txt)" in text
+    # The same for the other kinds: unlabeled (and jaffe) name what they leave out too.
+    unlabeled = curate("import", "unlabeled", str(root / "happy"), "--catalog", cat_dir, "--json", "--workers", "1")
+    assert unlabeled["left_out"] == {"Thumbs": "not an image file (no suffix)", "notes.txt": "not an image file (.txt)"}
+    # A folder with no image says what it found instead.
+    (tmp_path / "docs" / "happy").mkdir(parents=True)
+    (tmp_path / "docs" / "happy" / "list.csv").write_text("a,b")
+    res = CliRunner().invoke(main, ["import", "folders", str(tmp_path / "docs"), "--catalog", cat_dir])
+    assert res.exit_code == 1
+    assert res.output == (f"error: {tmp_path / 'docs'}: no images in class folders (expected docs/<class>/*.png); "
+                          "1 file left out (happy/list.csv: not an image file (.csv))\n")
+
+
+def test_a_dataset_folder_reached_through_a_symbolic_link_imports_like_any_other(tmp_path, cat_dir):
+    elsewhere = tmp_path / "disk2" / "fer-test"  # e.g. the test split on another disk of a shared machine
+    for split, folder in (("train", tmp_path / "fer" / "train"), ("test", elsewhere)):
+        for i, cls in enumerate(("happy", "sad")):
+            (folder / cls).mkdir(parents=True)
+            pattern(10 * len(split) + i).save(folder / cls / f"{split}_{cls}.jpg")
+    (tmp_path / "fer" / "test").symlink_to(elsewhere, target_is_directory=True)
+    (tmp_path / "fer" / "train" / "happy" / "loop").symlink_to(tmp_path / "fer", target_is_directory=True)
+    (tmp_path / "fer-link").symlink_to(tmp_path / "fer", target_is_directory=True)  # the dataset itself a link
+    summary = curate("import", "fer2013", str(tmp_path / "fer-link"), "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == 4 and summary["failed"] == {}
+    assert summary["left_out"] == {"train/happy/loop": "a folder listed already (a symbolic link to it)"}
+    with open_catalog(cat_dir) as cat:
+        got = sorted((f.split_hint, f.label, f.dataset_path) for f in cat.iter_faces())
+    assert got == [("test", "happy", "test/happy/test_happy.jpg"), ("test", "sad", "test/sad/test_sad.jpg"),
+                   ("train", "happy", "train/happy/train_happy.jpg"), ("train", "sad", "train/sad/train_sad.jpg")]
+    # Only the test split, through its link: the same.
+    (tmp_path / "only-test").mkdir()
+    (tmp_path / "only-test" / "test").symlink_to(elsewhere, target_is_directory=True)
+    summary = curate("import", "fer2013", str(tmp_path / "only-test"), "--name", "t", "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == 2
+
+
+def test_a_dataset_inside_a_hidden_folder_imports(tmp_path, cat_dir):
+    root = tmp_path / ".cache" / "ds"  # hidden files inside a dataset are left out, not the folders above it
+    (root / "happy").mkdir(parents=True)
+    pattern(3).save(root / "happy" / "a.png")
+    summary = curate("import", "folders", str(root), "--crop", "none", "--catalog", cat_dir, "--json")
+    assert summary["faces_added"] == 1
+
+
+def test_import_creates_a_missing_catalog_and_says_so(tmp_path):
+    root = tmp_path / "ds"
+    (root / "happy").mkdir(parents=True)
+    pattern(1).save(root / "happy" / "a.png")
+    new = tmp_path / "new-catalog"
+    res = CliRunner().invoke(main, ["import", "folders", str(root), "--crop", "none", "--catalog", str(new), "--json"])
+    assert res.exit_code == 0, res.output
+    assert res.stderr == f"created a new catalog at {new}\n"
+    assert json.loads(res.stdout)["faces_added"] == 1
+    res = CliRunner().invoke(main, ["import", "folders", str(root), "--crop", "none", "--catalog", str(new)])
+    assert res.exit_code == 0 and res.stderr == ""  # said once, when made
+    with open_catalog(new) as cat:
+        assert cat.count_faces() == 1 and cat.class_names()[0] == "angry"
+    # Commands that only read still refuse a catalog that is not there.
+    for args in (["stats"], ["export", str(tmp_path / "out")], ["dedupe"], ["extract"], ["classes"]):
+        res = CliRunner().invoke(main, [*args, "--catalog", str(tmp_path / "nothing")])
+        assert res.exit_code == 1 and res.output.startswith(f"error: no catalog at {tmp_path / 'nothing'}"), args
+    assert not (tmp_path / "nothing").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.postgres
+def test_import_creates_a_missing_postgresql_catalog(pg_url, tmp_path):
+    root = tmp_path / "ds"
+    (root / "sad").mkdir(parents=True)
+    pattern(2).save(root / "sad" / "a.png")
+    res = CliRunner().invoke(main, ["import", "folders", str(root), "--crop", "none", "--catalog", pg_url,
+                                    "--store", str(tmp_path / "blobs")])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.startswith("created a new catalog at postgresql") and f"(blobs in {tmp_path / 'blobs'})" in res.stderr
+    with open_catalog(pg_url, tmp_path / "blobs") as cat:
+        assert [f.label for f in cat.iter_faces()] == ["sad"]
 
 
 def test_fer2013_csv_that_is_not_text_is_one_clear_error(tmp_path, cat_dir):
@@ -289,10 +426,10 @@ def test_import_and_extraction_on_sqlite_and_postgresql(any_catalog, shared_data
     from db.types import NewSource
 
     classes = any_catalog.class_names()
-    fer_items = fer2013.items(shared_data / "fer2013", {}, classes)[:50]
+    fer_items = fer2013.items(shared_data / "fer2013", {}, classes).items[:50]
     summary = run_import(any_catalog, NewSource(kind="dataset", name="fer2013"), fer_items, "none", 100, workers=2)
     assert summary.faces_added == 50
-    jaffe_items = jaffe.items(shared_data / "jaffe", {}, classes)[:4]
+    jaffe_items = jaffe.items(shared_data / "jaffe", {}, classes).items[:4]
     run_import(any_catalog, NewSource(kind="dataset", name="jaffe"), jaffe_items, "detect", 100, workers=1)
     extraction = run_extraction(any_catalog, ExtractSettings(), ["jaffe"], workers=2)
     assert extraction.faces == 4
@@ -377,7 +514,7 @@ def test_two_imports_of_one_dataset_at_once_add_each_face_once(any_catalog, tmp_
     for i in range(6):
         (tmp_path / "ds" / "happy").mkdir(parents=True, exist_ok=True)
         pattern(100 + i).save(tmp_path / "ds" / "happy" / f"{i}.png")
-    items = folders.items(tmp_path / "ds", {}, any_catalog.class_names())
+    items = folders.items(tmp_path / "ds", {}, any_catalog.class_names()).items
     monkeypatch.setattr(common, "BATCH", 2)
     source = NewSource(kind="dataset", name="ds")
     second = []

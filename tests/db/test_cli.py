@@ -32,6 +32,28 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0]
 
 
+def _commands() -> list[str]:
+    import tomllib
+
+    return sorted(tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["scripts"])
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_has_version_and_shell_completion(command):
+    from importlib.metadata import version
+
+    exe = str(Path(sys.executable).parent / command)
+    r = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip().endswith(f"version {version('facecat')}"), r
+    # What README's command conventions tell a user to put in ~/.bashrc works (click's completion).
+    var = f"_{command.upper().replace('-', '_')}_COMPLETE"
+    r = subprocess.run([exe], capture_output=True, text=True, timeout=120, env={**os.environ, var: "bash_source"})
+    assert r.returncode == 0 and f"complete -o nosort -F _{command}_completion {command}" in r.stdout
+    r = subprocess.run([exe], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, var: "bash_complete", "COMP_WORDS": f"{command} --he", "COMP_CWORD": "1"})
+    assert r.returncode == 0 and "--help" in r.stdout
+
+
 def test_init_then_stats_json(tmp_path):
     r = curate("init", "--catalog", str(tmp_path / "c"))
     assert r.returncode == 0, r.stderr
@@ -94,6 +116,17 @@ def test_postgres_url_that_cannot_connect(tmp_path):
                "--store", str(tmp_path / "blobs"))
     assert_one_line_error(r, "cannot open catalog", "127.0.0.1", "refused")
     assert "secret" not in r.stderr
+
+
+def test_a_database_that_cannot_be_reached_leaves_no_store_directory(tmp_path):
+    """Neither a command that reads nor one that would create the catalog makes --store's directory
+    when the server does not answer."""
+    (tmp_path / "ds" / "happy").mkdir(parents=True)
+    url = "postgresql+psycopg://facecat@127.0.0.1:9/nodb"
+    for args in (["stats"], ["init"], ["import", "unlabeled", str(tmp_path / "ds")]):
+        r = curate(*args, "--catalog", url, "--store", str(tmp_path / "blobs" / "faces"))
+        assert_one_line_error(r, "cannot open catalog", "refused")
+        assert not (tmp_path / "blobs").exists(), args
 
 
 def test_database_url_without_store_is_a_clear_error():

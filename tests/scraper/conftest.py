@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.scraper.servers import LocalServer
+from scraper.lookalike.server import LocalServer
 
 # Selenium Manager must never try the network: the driver is Debian's chromedriver.
 os.environ.setdefault("SE_OFFLINE", "true")

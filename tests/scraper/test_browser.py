@@ -13,7 +13,7 @@ from db import open_catalog
 from scraper import browser
 from scraper.browser import BrowserNotFound, driver_service, find_browser
 from tests.scraper.processes import group_alive
-from tests.scraper.servers import wait_for
+from tests.scraper.waiting import wait_for
 
 SCRAPE = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "scrape")
 
@@ -149,6 +149,7 @@ def test_chromiums_own_error_page_is_named_not_taken_for_a_layout_change(tmp_pat
     r = subprocess.run([SCRAPE, "angry face", "--base-url", "http://127.0.0.1:9", "--catalog", str(tmp_path / "cat")],
                        capture_output=True, text=True, env={**os.environ, "SE_OFFLINE": "true"}, timeout=120)
     assert r.returncode == 1
-    assert "No results: the browser showed an error page: ERR_UNSAFE_PORT." in r.stderr
+    assert ("No results: the browser showed an error page: ERR_UNSAFE_PORT: Chromium blocks port 9 as unsafe "
+            "(it belongs to another protocol); serve the site on another port, e.g. 8000.") in r.stderr
     assert "layout changed" not in r.stderr
     assert list((tmp_path / "cat" / "scrape-debug").iterdir())  # saved for a bug report all the same

@@ -18,12 +18,13 @@ from selenium.common.exceptions import WebDriverException
 
 from db import open_catalog
 from scraper.cli import main
-from tests.scraper.bing_mirror import BingMirror, Entry
-from tests.scraper.duckduckgo_mirror import DuckDuckGoMirror, vqd_for
-from tests.scraper.google_mirror import GoogleMirror
+from scraper.lookalike.bing import BingLookalike
+from scraper.lookalike.duckduckgo import DuckDuckGoLookalike, vqd_for
+from scraper.lookalike.google import GoogleLookalike
+from scraper.lookalike.site import Entry
 from tests.scraper.processes import cmdline_of, descendants
-from tests.scraper.servers import wait_for
 from tests.scraper.test_cli import SCRAPE, assert_store_is_sound
+from tests.scraper.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ ENTRIES = (
 
 @pytest.fixture
 def mirror(serve):
-    site = BingMirror(ENTRIES)
+    site = BingLookalike(ENTRIES)
     server = serve(site)
     site.base = server.url
     return site, server
@@ -142,6 +143,18 @@ def test_several_queries_share_one_browser_and_dry_run_writes_nothing(mirror, tm
     assert not [h for h in server.hits if h.startswith("/img/")]
 
 
+def test_a_dry_run_saves_an_empty_page_under_the_catalogs_store(serve, tmp_path, monkeypatch):
+    site = BingLookalike([])  # a search with no results
+    server = site.start(serve)
+    monkeypatch.chdir(tmp_path)
+    r = scrape("angry face", "--base-url", server.url, "--dry-run", "--catalog", str(tmp_path / "cat"))
+    assert r.exit_code == 1
+    [debug] = (tmp_path / "cat" / "scrape-debug").iterdir()
+    assert str(debug) in r.stderr and (debug / "page.html").is_file() and (debug / "screenshot.png").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cat"]  # nothing in the working directory
+    assert not (tmp_path / "cat" / "catalog.sqlite").exists()  # a dry run makes no catalog
+
+
 def test_a_page_that_never_loads_fails_its_query_and_the_next_gets_a_fresh_browser(mirror, tmp_path, monkeypatch):
     site, server = mirror
     import scraper.cli as cli
@@ -201,7 +214,7 @@ def test_a_browser_that_fails_to_quit_still_lets_the_downloader_and_catalog_clos
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_or_ctrl_c_stops_chromium_and_chromedriver_and_leaves_a_sound_catalog(serve, tmp_path, sig):
     entries = [Entry(f"slow{i}", "slow") for i in range(6)] + [Entry(f"ok{i:02d}") for i in range(10)]
-    site = BingMirror(entries, slow_seconds=1.5)
+    site = BingLookalike(entries, slow_seconds=1.5)
     server = serve(site)
     site.base = server.url
     cat = tmp_path / "cat"
@@ -246,7 +259,7 @@ def dry_run(engine: str, server_url: str, tmp_path: Path, *extra: str) -> list[d
 
 def test_chromium_passes_googles_consent_page_presses_show_more_and_reads_full_size_urls(serve, tmp_path):
     entries = [Entry(f"g{i:02d}") for i in range(60)]
-    site = GoogleMirror(entries)
+    site = GoogleLookalike(entries)
     server = site.start(serve)
     results = dry_run("google", server.url, tmp_path)
     assert results == [{"rank": i + 1, "url": site.full_url(e), "page_url": site.page_url(i, e), "title": site.title(i, e)}
@@ -266,7 +279,7 @@ def test_chromium_passes_googles_consent_page_presses_show_more_and_reads_full_s
 
 def test_chromium_stores_googles_full_size_images_with_page_and_title(serve, tmp_path):
     entries = [Entry(f"g{i:02d}") for i in range(8)] + [Entry("gone", "dead"), Entry("page", "html")]
-    site = GoogleMirror(entries)
+    site = GoogleLookalike(entries)
     server = site.start(serve)
     cat_dir = tmp_path / "cat"
     open_catalog(cat_dir, create=True).close()
@@ -283,7 +296,7 @@ def test_chromium_stores_googles_full_size_images_with_page_and_title(serve, tmp
 
 def test_chromium_reads_duckduckgos_i_js_pages_in_order(serve, tmp_path):
     entries = [Entry(f"d{i:02d}") for i in range(25)]
-    site = DuckDuckGoMirror(entries)
+    site = DuckDuckGoLookalike(entries)
     server = site.start(serve)
     results = dry_run("duckduckgo", server.url, tmp_path)
     assert results == [{"rank": i + 1, "url": site.full_url(e), "page_url": site.page_url(e), "title": site.title(i, e)}
@@ -301,7 +314,7 @@ def test_chromium_reads_duckduckgos_i_js_pages_in_order(serve, tmp_path):
 
 def test_duckduckgo_without_a_browser_gives_the_same_links(serve, tmp_path):
     entries = [Entry(f"d{i:02d}") for i in range(25)]
-    site = DuckDuckGoMirror(entries)
+    site = DuckDuckGoLookalike(entries)
     server = site.start(serve)
     assert dry_run("duckduckgo", server.url, tmp_path, "--no-browser", "--limit", "15") == [
         {"rank": i + 1, "url": site.full_url(e), "page_url": site.page_url(e), "title": site.title(i, e)}
@@ -312,7 +325,7 @@ def test_duckduckgo_without_a_browser_gives_the_same_links(serve, tmp_path):
 @pytest.mark.parametrize("how", [[], ["--no-browser"]])
 def test_a_further_result_page_that_fails_keeps_what_was_found_and_says_why(serve, tmp_path, how):
     entries = [Entry(f"d{i:02d}") for i in range(25)]
-    site = DuckDuckGoMirror(entries)
+    site = DuckDuckGoLookalike(entries)
 
     def app(h):
         if h.route == "/i.js" and h.params.get("s") == "10":

@@ -16,8 +16,10 @@ from click.testing import CliRunner
 
 from db import open_catalog
 from scraper.cli import main
-from tests.scraper.bing_mirror import BingMirror, Entry
-from tests.scraper.servers import make_image, wait_for
+from scraper.lookalike.bing import BingLookalike
+from scraper.lookalike.server import make_image
+from scraper.lookalike.site import Entry
+from tests.scraper.waiting import wait_for
 
 SCRAPE = str(Path(sys.executable).parent / "scrape")
 N_IMAGES = 30
@@ -82,11 +84,31 @@ def test_bad_usage_exits_2(args):
 
 def test_a_wrong_catalog_path_is_one_line_and_exit_1(tmp_path):
     (tmp_path / "file").write_text("not a catalog")
-    for where in (tmp_path / "missing", tmp_path / "file"):
-        r = subprocess.run([SCRAPE, "angry face", "--catalog", str(where)], capture_output=True, text=True)
+    unreachable = ["--catalog", "postgresql+psycopg://u@127.0.0.1:9/x", "--store", str(tmp_path / "blobs")]
+    for where in (["--catalog", str(tmp_path / "file")], unreachable):
+        r = subprocess.run([SCRAPE, "angry face", *where], capture_output=True, text=True)
         assert r.returncode == 1, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("error: ")
         assert "Traceback" not in r.stderr
+    assert not (tmp_path / "blobs").exists()  # a server that does not answer: no --store directory made
+
+
+def test_scrape_creates_a_missing_catalog_and_says_so(serve, tmp_path):
+    app, _ = gallery_app()
+    server = serve(app)
+    cat = tmp_path / "new"
+    args = ("happy people", "--from-page", server.url + "/gallery", "--limit", "3", "--catalog", str(cat))
+    r = run(*args)
+    assert r.exit_code == 0, r.output
+    assert r.stderr.splitlines()[0] == f"created a new catalog at {cat}"
+    with open_catalog(cat) as c:
+        assert c.stats()["images"] == 3
+    r = run(*args)
+    assert r.exit_code == 0 and "created" not in r.stderr
+    # Browsing what was scraped only reads: a missing catalog is still an error.
+    r = run("--view", str(tmp_path / "browse"), "--catalog", str(tmp_path / "none"))
+    assert r.exit_code == 1 and r.stderr.startswith(f"error: no catalog at {tmp_path / 'none'}")
+    assert not (tmp_path / "none").exists()
 
 
 def test_an_unknown_label_is_refused(tmp_path):
@@ -164,7 +186,7 @@ def test_kill_9_mid_run_then_rerun_leaves_no_partial_file_and_no_duplicate_row(s
 
 
 def test_a_failing_query_is_reported_and_the_others_still_run(serve, tmp_path):
-    site = BingMirror([Entry(f"ok{i}") for i in range(5)])
+    site = BingLookalike([Entry(f"ok{i}") for i in range(5)])
 
     def app(h):
         if "broken" in h.params.get("q", ""):

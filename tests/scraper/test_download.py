@@ -18,9 +18,10 @@ from db.types import DownloadStatus as S
 from db.types import NewSource
 from scraper.download import Downloader, Limits, clean_temp_dir, referer_for, retry_after_seconds
 from scraper.engines.base import Result
+from scraper.lookalike.server import make_image
 from scraper.pipeline import QueryReport, fetch_into_catalog
 from scraper.writer import Item
-from tests.scraper.servers import make_image, wait_for
+from tests.scraper.waiting import wait_for
 
 FAST = Limits(connect_timeout=2, read_timeout=3, total_timeout=3, max_bytes=300_000, retries=1, backoff=0.05,
               max_retry_after=5, per_host=8)

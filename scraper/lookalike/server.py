@@ -1,11 +1,12 @@
-"""Local HTTP servers for the scraper tests: a threaded server (GETs and form POSTs) whose behaviour
-is a plain function, small real images made with Pillow, and a condition poller."""
+"""The look-alikes' web server: a threaded HTTP server on 127.0.0.1 (GETs and form POSTs) whose
+behaviour is a plain function of the request, and small real images made with Pillow.
+
+Bound to the loopback address only: nothing outside this machine can reach it."""
 from __future__ import annotations
 
 import io
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -80,15 +81,18 @@ class _QuietServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class LocalServer:
-    """Serves app(handler) on 127.0.0.1 in a background thread."""
+HOST = "127.0.0.1"
 
-    def __init__(self, app: Callable[[Handler], None], host: str = "127.0.0.1"):
-        self.httpd = _QuietServer((host, 0), Handler)
+
+class LocalServer:
+    """Serves app(handler) on 127.0.0.1, on a free port, in a background thread; `url` says where."""
+
+    def __init__(self, app: Callable[[Handler], None]):
+        self.httpd = _QuietServer((HOST, 0), Handler)
         self.httpd.app = app
         self.httpd.hits = []
         self.httpd.referers = []  # the Referer header of each hit, None when absent
-        self.url = f"http://{host}:{self.httpd.server_address[1]}"
+        self.url = f"http://{HOST}:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -104,6 +108,12 @@ class LocalServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
+    def __enter__(self) -> "LocalServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def make_image(seed: int, fmt: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
     """A small real image, different for every seed."""
@@ -114,11 +124,3 @@ def make_image(seed: int, fmt: str = "JPEG", size: tuple[int, int] = (64, 48)) -
     buf = io.BytesIO()
     im.save(buf, fmt)
     return buf.getvalue()
-
-
-def wait_for(condition, what: str, seconds: float = 60) -> None:
-    """Poll a condition (a deadline for a hung test, not a timing assertion)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)

@@ -19,8 +19,8 @@ import html
 import json
 from urllib.parse import quote, urlencode
 
-from tests.scraper.image_mirror import Entry, ImageSite, scroll_loader
-from tests.scraper.servers import Handler
+from scraper.lookalike.server import Handler
+from scraper.lookalike.site import Entry, ImageSite, scroll_loader
 
 BATCH = 10
 SCROLL_BATCHES = 2
@@ -64,7 +64,7 @@ LOAD = """(() => {
 })()"""
 
 
-class GoogleMirror(ImageSite):
+class GoogleLookalike(ImageSite):
     def full_url(self, e: Entry) -> str:
         return super().full_url(e) + f"?w=1200&id={e.name}"
 

@@ -16,8 +16,8 @@ import html
 import json
 from urllib.parse import quote_plus
 
-from tests.scraper.image_mirror import Entry, ImageSite, scroll_loader
-from tests.scraper.servers import Handler
+from scraper.lookalike.server import Handler
+from scraper.lookalike.site import Entry, ImageSite, scroll_loader
 
 PAGE_SIZE = 10
 
@@ -49,7 +49,7 @@ def vqd_for(q: str) -> str:
     return "4-" + str(int(hashlib.sha256(q.encode()).hexdigest()[:30], 16))
 
 
-class DuckDuckGoMirror(ImageSite):
+class DuckDuckGoLookalike(ImageSite):
     def page_url(self, e: Entry) -> str:
         return f"https://www.{e.name}.example/gallery?img={e.name}&lang=en"
 

@@ -1,10 +1,12 @@
-"""What every local search-engine look-alike shares: the results (Entry), their full-size images
-served the ways real sites serve them (ok, slow, dead, an HTML page, a copy of another)."""
+"""What every search-engine look-alike shares: the results (Entry), their full-size images served
+the ways real sites serve them (ok, slow, dead, an HTML page, a copy of another)."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from tests.scraper.servers import Handler, LocalServer, make_image
+from typing import Callable
+
+from scraper.lookalike.server import Handler, LocalServer, make_image
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,9 @@ class ImageSite:
         self.bytes = {e.name: make_image(i + 1, e.fmt) for i, e in enumerate(entries) if e.kind in ("ok", "slow")}
         self.base = ""  # set by start(): full-size URLs are absolute, as on the real sites
 
-    def start(self, serve) -> LocalServer:
-        """Serve this site with the `serve` fixture; returns the server."""
+    def start(self, serve: Callable[["ImageSite"], LocalServer] = LocalServer) -> LocalServer:
+        """Serve this site (with `serve`: LocalServer, or the tests' fixture that closes it after the
+        test) and point its full-size URLs at the server; returns the server."""
         server = serve(self)
         self.base = server.url
         return server

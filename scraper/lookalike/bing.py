@@ -9,10 +9,8 @@ import html
 import json
 from urllib.parse import quote, urlencode
 
-from tests.scraper.image_mirror import Entry, ImageSite
-from tests.scraper.servers import Handler
-
-__all__ = ["BingMirror", "Entry"]
+from scraper.lookalike.server import Handler
+from scraper.lookalike.site import Entry, ImageSite
 
 BATCH = 12
 SCROLL_BATCHES = 2  # batches that scrolling loads before "See more images" must be pressed
@@ -53,7 +51,7 @@ more.querySelector('a').onclick = () => {{
 </script></body></html>"""
 
 
-class BingMirror(ImageSite):
+class BingLookalike(ImageSite):
     def _async_url(self, q: str, first: int) -> str:
         return "/images/async?" + urlencode({"q": q, "first": first, "count": BATCH, "mmasync": 1})
 
