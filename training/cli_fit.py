@@ -18,7 +18,7 @@ INTERRUPTED = ("interrupted; the best model so far is kept in OUT/model.keras: "
                "run the same command with --resume to carry on")
 # Options a --resume run takes from the interrupted run; giving another value is an error.
 RECORDED = ("status", "classes", "class_map", "sources", "split", "seed", "input_size", "arch", "batch", "lr",
-            "optimizer", "schedule", "no_class_weights", "precision")
+            "optimizer", "schedule", "class_weights", "precision")
 
 
 def _list_archs() -> None:
@@ -71,7 +71,8 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="Optimizer [default: the recipe's; rmsprop for the CPU default].")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
               help="cosine: warm-up then cosine decay; plateau: ReduceLROnPlateau [default: the recipe's].")
-@click.option("--no-class-weights", is_flag=True, help="Do not weight classes by n/(K*count) (default: weighted).")
+@click.option("--class-weights/--no-class-weights", "class_weights", default=True, show_default=True,
+              help="Weight each class by n/(K*count) in the loss (BENCHMARKS.md: accuracy and macro-F1 either way).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions, else float32.")
 @click.option("--resume", is_flag=True, help="Carry on an interrupted run in OUT, with its recorded options.")
@@ -82,7 +83,7 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @user_errors
 @on_interrupt(INTERRUPTED)
 def fit_command(ctx: click.Context, catalog_location, store, out, status, classes, class_map, sources, split, seed,
-                input_size, arch, epochs, batch, lr, optimizer, schedule, no_class_weights, precision, resume, force,
+                input_size, arch, epochs, batch, lr, optimizer, schedule, class_weights, precision, resume, force,
                 no_cache, as_json) -> None:
     """Train a CNN on the catalog's labeled faces and register it.
 
@@ -104,7 +105,7 @@ def fit_command(ctx: click.Context, catalog_location, store, out, status, classe
         spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
                              sources=tuple(sources) or None, split=split, seed=seed)
         cfg = FitConfig(out=out, spec=spec, input_size=int(input_size), arch=arch, epochs=epochs, batch=batch, lr=lr,
-                        optimizer=optimizer, schedule=schedule, class_weights=not no_class_weights,
+                        optimizer=optimizer, schedule=schedule, class_weights=class_weights,
                         precision=precision, use_cache=not no_cache)
     with open_for_command(catalog_location, store) as cat:
         with progress(desc="decoding faces", unit="face") as bar:

@@ -17,7 +17,7 @@ import numpy as np
 
 from curation.crops import to_gray_square
 from curation.faces import ExtractSettings, FaceFinder
-from curation.importers.common import image_files, text_path
+from curation.importers.common import in_class_folders, text_path
 from curation.importers.fer2013 import EMOTIONS
 from curation.imaging import UnreadableImage, decode_gray
 from curation.selection import SelectionSpec, select_split
@@ -144,7 +144,10 @@ def from_folders(root: Path, crop: str = "none", settings: ExtractSettings | Non
     curation's extractor finds and aligns (crop detect)."""
     if not root.is_dir():
         raise TrainingError(f"{root}: not a directory (expected one folder per class)")
-    files = [p for p in image_files(root) if len(p.relative_to(root).parts) >= 2]
+    try:
+        files, _ = in_class_folders(root)  # the importers' own listing: symlinks followed, hidden files left out
+    except OSError as exc:
+        raise TrainingError(f"cannot read {getattr(exc, 'filename', None) or root}: {exc.strerror or exc}") from None
     if not files:
         raise TrainingError(f"{root}: no images in class folders (expected {root.name}/<class>/*.png)")
     finder = FaceFinder(settings or ExtractSettings()) if crop == "detect" else None
