@@ -81,7 +81,7 @@ def compare_command(models, catalog_location, store, split, sources, csv_path, u
                                for c, s in rows]})
         return
     click.echo(f"{len(faces):,} faces of {faces.description}" + (f", TTA {tta}" if tta != "none" else ""))
-    width = max(len(c.name) for c, _ in rows + [(type("x", (), {"name": "model"}), None)])
+    width = max([len("model")] + [len(c.name) for c, _ in rows])
     click.echo(f"{'model':<{width}}  accuracy  macro-F1  " + "  ".join(f"{k[:8]:>8}" for k in classes))
     for c, s in rows:
         recalls = "  ".join(f"{s.recall[c.classes.index(k)]:>8.1%}" for k in classes)

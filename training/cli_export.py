@@ -12,7 +12,7 @@ from db.cli import catalog_options, print_json, progress, user_errors
 from training.cli_common import LazyCatalog, echo_note, load_model
 from training.errors import TrainingError
 
-CHECK_FACES = 500  # held-out faces the export is checked on
+CHECK_FACES = 4000  # held-out faces the export is checked on (all of FER2013's PublicTest)
 REPRESENTATIVE_FACES = 300  # training faces that calibrate --int8
 
 
@@ -37,7 +37,7 @@ Examples:
   train export models/fer --tflite fer-int8.tflite --int8 --json
 \b
 The .tflite takes float32 pixels 0..255 shaped (1, S, S, 1) and gives the class probabilities;
-OUT.json beside it names the classes and the input size. The export is run on up to 500 held-out
+OUT.json beside it names the classes and the input size. The export is run on up to 4,000 held-out
 faces of the model's catalog selection and compared with the Keras model (largest difference);
 --int8 calibrates on 300 training faces and reports accuracy before and after.
 """,

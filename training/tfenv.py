@@ -78,7 +78,7 @@ def resolve_precision(precision: str) -> str:
     return "mixed_bfloat16" if cpu_flags() & {"avx512_bf16", "amx_bf16"} else "float32"
 
 
-def configure(seed: int, precision: str = "float32", deterministic: bool = True, threads: int | None = None) -> None:
+def configure(seed: int, precision: str = "float32", deterministic: bool = True) -> None:
     """Seed Python, NumPy and TensorFlow, make ops deterministic, set the Keras dtype policy.
 
     Call before building a model. Op determinism makes the same seed and data give the same weights
@@ -86,12 +86,6 @@ def configure(seed: int, precision: str = "float32", deterministic: bool = True,
     """
     env = load()
     tf, keras = env.tf, env.keras
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:  # already initialised (a second fit in one process, the tests)
-            pass
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -8,6 +8,7 @@ and output stay float32 (pixels 0..255 in, probabilities out), so callers do not
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +40,17 @@ def _interpreter(content: bytes):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         Interpreter = load().tf.lite.Interpreter
-    return Interpreter(model_content=content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "tf.lite.Interpreter is deprecated": TF 2.21 still ships it
+        with _quiet_stderr(True):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            interp = Interpreter(model_content=content)
+            interp.allocate_tensors()
+    return interp
 
 
 def run(content: bytes, pixels: np.ndarray) -> np.ndarray:
     """(N, K) outputs of a .tflite model for (N, S, S) uint8 faces, one face per call (batch 1, as on a device)."""
     interp = _interpreter(content)
-    interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     results = []
     for face in as_input(pixels):
