@@ -173,11 +173,10 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     """Train a model as cfg says and register it. bar: a progress bar for decoding faces (cache miss)."""
     started, cpu_started = time.perf_counter(), time.process_time()
     out = cfg.out.absolute()
-    prepare_out(out, resume, force)
-    cfg = cfg.resolved()
-    archs.recipe(cfg.arch)
+    cfg = cfg.resolved()  # an unknown architecture is refused here, before anything is written
     sel = select_split(catalog, cfg.spec)
     check_selection(sel, cfg.spec)
+    prepare_out(out, resume, force)
     pixels = cache.selection_pixels(catalog, sel.assignments, cfg.input_size, progress=bar, use_cache=cfg.use_cache)
     (out / FIT_FILE).write_text(json.dumps(cfg.as_dict(), indent=1), encoding="utf-8")
 
@@ -200,7 +199,7 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     rate = schedule.learning_rate(cfg.schedule, cfg.lr, steps, cfg.epochs, cfg.warmup_epochs)
     model.compile(optimizer=schedule.optimizer(cfg.optimizer, rate),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-                  metrics=["accuracy"], jit_compile=False)  # XLA on this CPU: 2x slower (BENCHMARKS.md)
+                  metrics=["accuracy"], jit_compile=False)  # XLA: no faster on this CPU (BENCHMARKS.md)
     previous = read_history(out / "history.csv") if resume else {}
     best_before = max(previous.get("val_accuracy", []), default=None)
     stopper = stop_on_interrupt()

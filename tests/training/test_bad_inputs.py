@@ -24,7 +24,7 @@ def test_no_labeled_faces(tmp_path, train_env):
         pass
     r = invoke(train, ["fit", "--catalog", tmp_path / "cat", "--out", tmp_path / "m"])
     one_error_line(r, "no labeled faces")
-    assert not (tmp_path / "m" / "model.json").exists()
+    assert not (tmp_path / "m").exists()  # nothing written for a refused fit
 
 
 def test_a_class_with_no_training_faces(shared_data, tmp_path, train_env):
