@@ -104,11 +104,11 @@ RECIPES = {
     r.name: r
     for r in (
         Recipe("vgg-small", lambda s, k, d=0.3: vgg(s, k, dropout=d),
-               "VGG stages 32-256, global average pooling; the CPU default", "cpu",
+               "VGG stages 32-256, global average pooling", "cpu",
                epochs=20, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine", dropout=0.3),
         Recipe("resnet9-16", lambda s, k, d=0.2: resnet9(s, k, 16, d),
                "ResNet-9 layout (Page) at width 16", "cpu",
-               epochs=24, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine"),
+               epochs=20, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine"),
         Recipe("vgg-kc", lambda s, k, d=0.5: vgg_kc(s, k, d),
                "VGG of Khaireddin & Chen 2021 (73% on FER2013 on a GPU)", "gpu",
                epochs=300, batch=64, lr=0.01, optimizer="sgd", schedule="plateau", dropout=0.5),

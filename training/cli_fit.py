@@ -71,8 +71,9 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="Optimizer [default: the recipe's; rmsprop for the CPU default].")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
               help="cosine: warm-up then cosine decay; plateau: ReduceLROnPlateau [default: the recipe's].")
-@click.option("--class-weights/--no-class-weights", "class_weights", default=True, show_default=True,
-              help="Weight each class by n/(K*count) in the loss (BENCHMARKS.md: accuracy and macro-F1 either way).")
+@click.option("--class-weights/--no-class-weights", "class_weights", default=False, show_default=True,
+              help="Weight each class by n/(K*count) in the loss. Off by default: on FER2013 they cost 3 points of "
+                   "accuracy and gained no macro-F1 (BENCHMARKS.md).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions, else float32.")
 @click.option("--resume", is_flag=True, help="Carry on an interrupted run in OUT, with its recorded options.")
