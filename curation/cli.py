@@ -42,7 +42,7 @@ def init(catalog_location: str | None, store: str | None, as_json: bool) -> None
     Running it on an existing catalog changes nothing (an older schema is upgraded).
     """
     with open_for_command(catalog_location, store, create=True) as cat:
-        info = {"catalog": cat.display, "store": str(cat.blobs.root), "classes": cat.class_names()}
+        info = {"catalog": cat.display, "store": str(cat.blobs), "classes": cat.class_names()}
     if as_json:
         print_json(info)
     else:

@@ -16,6 +16,7 @@ from db.cli import (
     INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_or_create_for_command, print_json, progress,
     user_errors,
 )
+from db.executor import ExecutorSpec, connect, executor_option
 from db.types import NewSource
 
 
@@ -28,6 +29,8 @@ Examples:
   curate import jaffe ../shared/data/jaffe --json
   curate import folders CK+48 --crop none --map anger=angry,sadness=sad,contempt= --name ck+
   curate import unlabeled mmi-frames/ --name mmi
+  curate import folders /nfs/affectnet --crop detect --executor ray:10.0.0.5:6379 \\
+      --catalog postgresql+psycopg://me@db/faces --store s3://faces/blobs   # on a Ray cluster
 """,
 )
 @catalog_options
@@ -42,27 +45,33 @@ Examples:
 @click.option("--size", type=click.IntRange(16, 1024), default=100, show_default=True,
               help="Side of the catalog's square grayscale crops.")
 @click.option("--license", "license_note", default=None, help="License note kept with the source.")
-@click.option("--workers", type=click.IntRange(1, None), default=None, help="Processes (default: every core).")
+@click.option("--workers", type=click.IntRange(1, None), default=None,
+              help="Processes (default: every core; with --executor ray, the cluster's CPUs).")
+@executor_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary (added, skipped, failed with reasons).")
 @user_errors
 @on_interrupt(INTERRUPTED_KEPT)
-def import_(catalog_location, store, kind, path, name, map_text, crop, size, license_note, workers, as_json) -> None:
+def import_(catalog_location, store, kind, path, name, map_text, crop, size, license_note, workers,
+            executor: ExecutorSpec, as_json) -> None:
     """Import a dataset of KIND from PATH: fer2013 (CSV or folders), folders (one per class), jaffe, unlabeled.
 
     Labeled datasets give faces with their label set and status unreviewed. Importing the same
     dataset again adds nothing. Originals go into the catalog's blob store, so every face keeps its
     provenance (the dataset path). The catalog is created if there is none yet (a line on stderr
     says so). Files that are not images are left out and listed; an import where every file
-    fails adds nothing and exits 1.
+    fails adds nothing and exits 1. With --executor ray the pictures are read, stored and
+    detected on a Ray cluster: PATH must be visible at the same path on every node.
     """
     module = KINDS[kind]
     crop = crop or module.DEFAULT_CROP
     name = name or (text_path(path.resolve().name) if kind in ("folders", "unlabeled") else kind)
     workers = workers or os.cpu_count() or 1
+    cluster = None
     try:
         mapping = parse_class_map(map_text)
         if mapping and kind == "unlabeled":
             raise DatasetError("--map does not apply to unlabeled datasets")
+        cluster = connect(executor)  # before the catalog: a cluster that cannot be reached changes nothing
         with open_or_create_for_command(catalog_location, store) as cat:
             listing = module.items(path, mapping, cat.class_names())
             items = listing.items
@@ -74,7 +83,8 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
                                license_note=license_note or module.LICENSE,
                                params={"importer": kind, "crop": crop, "size": size, "map": mapping})
             with progress(total=len(items), desc=f"import {name}", unit="img") as bar:
-                summary = run_import(cat, source, items, crop, size, workers, on_progress=bar.update)
+                summary = run_import(cat, source, items, crop, size, workers, on_progress=bar.update,
+                                     cluster=cluster)
             summary.left_out = listing.left_out
             if len(summary.failed) == summary.files:
                 _print_summary(summary, as_json)
@@ -83,13 +93,17 @@ def import_(catalog_location, store, kind, path, name, map_text, crop, size, lic
                 raise UserError(("the one file" if n == 1 else f"all {n} files") + " failed: nothing was imported"
                                 + (" and no source was added" if new else ""))
             if crop == "detect":
-                extraction = extract_with_progress(cat, ExtractSettings(size=size), [name], None, False, workers)
+                extraction = extract_with_progress(cat, ExtractSettings(size=size), [name], None, False, workers,
+                                                   cluster)
                 summary.extraction = extraction.as_dict()
                 summary.faces_added = extraction.faces
             if summary.images_added or summary.faces_added:
                 cat.optimize()  # fresh planner statistics after a bulk load
     except (DatasetError, SelectionError, WorkersCannotStart) as exc:
         raise UserError(str(exc)) from None
+    finally:
+        if cluster:
+            cluster.close()
     _print_summary(summary, as_json)
 
 

@@ -1,7 +1,8 @@
-"""`curate extract`: faces out of the catalog's pending images, on every core.
+"""`curate extract`: faces out of the catalog's pending images, on every core or on a Ray cluster.
 
-reader (the catalog's pending images) -> workers (decode, detect, align, crop, encode; each process
-loads the dlib models once) -> writer (the parent stores each image's result in one transaction).
+reader (the catalog's pending images) -> workers (read the blob, decode, detect, align, crop, encode;
+each process loads the dlib models once) -> writer (the parent stores the results: locally one
+transaction per image; from Ray one per batch, through Catalog.save_extractions and its claims).
 Resumable: an image leaves PENDING only when its result is stored, so a stopped run picks up where it
 was. Idempotent: without --redo only PENDING images are read.
 """
@@ -18,19 +19,16 @@ from curation.faces import ExtractSettings, FaceFinder
 from curation.imaging import UnreadableImage, decode_gray
 from curation.pool import ordered_map
 from curation.selection import check_names
+from db.blobs import BlobStore
 from db.catalog import Catalog
-from db.types import ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace
+from db.executor import RayCluster, chunks
+from db.types import ExtractionResult, ExtractionState, FaceFilter, FaceRow, ImageTask, NewFace
 
 WORKER_CRASHED = "worker crashed"  # the reason kept for an image whose worker process died
 SAME_FACE_IOU = 0.5  # a --redo face overlapping an old one this much is the same face: it keeps the label
+RAY_BATCH = 16  # most images per Ray task (fewer when the run is small, so every CPU gets work)
 
-
-@dataclass(frozen=True)
-class ImageResult:
-    image_id: int
-    state: ExtractionState
-    faces: list[NewFace]
-    error: str | None = None
+ImageResult = ExtractionResult  # what a worker hands back: the catalog's own plain type
 
 
 @dataclass
@@ -55,15 +53,39 @@ class ExtractSummary:
 
 # --- worker side -------------------------------------------------------------------------------
 _finder: FaceFinder | None = None
+_store: BlobStore | None = None
+_finders: dict[ExtractSettings, FaceFinder] = {}  # Ray: a worker process keeps its models between tasks
 
 
-def _init_worker(settings: ExtractSettings) -> None:
-    global _finder
-    _finder = FaceFinder(settings)
+def _init_worker(settings: ExtractSettings, store: BlobStore) -> None:
+    global _finder, _store
+    _finder, _store = FaceFinder(settings), store
 
 
-def extract_image(finder: FaceFinder, path: str | Path, task: ImageTask) -> ImageResult:
-    """Everything for one image, from its file to the faces ready to store."""
+def blob_source(store: BlobStore, relpath: str) -> str | bytes:
+    """What the decoder reads: the file of a directory store (Pillow reads only what it needs), the
+    bytes of an object store's blob. A blob missing from an object store is FileNotFoundError."""
+    return str(store.path(relpath)) if store.is_local else store.read(relpath)
+
+
+def extract_blob(finder: FaceFinder, store: BlobStore, relpath: str, task: ImageTask) -> ImageResult:
+    try:
+        source = blob_source(store, relpath)
+    except FileNotFoundError:
+        return ImageResult(task.id, ExtractionState.UNREADABLE, [], f"file not found: {relpath} in {store}")
+    return extract_image(finder, source, task)
+
+
+def extract_batch(jobs: Sequence[tuple[str, ImageTask]], settings: ExtractSettings, store: BlobStore) -> list[ImageResult]:
+    """A Ray task: a batch of (blob path, image) to results (a store that cannot be reached raises)."""
+    finder = _finders.get(settings)
+    if finder is None:
+        finder = _finders[settings] = FaceFinder(settings)
+    return [extract_blob(finder, store, rel, task) for rel, task in jobs]
+
+
+def extract_image(finder: FaceFinder, path: str | Path | bytes, task: ImageTask) -> ImageResult:
+    """Everything for one image, from its file (or bytes) to the faces ready to store."""
     s = finder.settings
     try:
         decoded = decode_gray(path, keep_pixels=int(4 * s.detect_mp * 1e6))
@@ -86,8 +108,8 @@ def extract_image(finder: FaceFinder, path: str | Path, task: ImageTask) -> Imag
 
 
 def _work(job: tuple[str, ImageTask]) -> ImageResult:
-    path, task = job
-    return extract_image(_finder, path, task)
+    relpath, task = job
+    return extract_blob(_finder, _store, relpath, task)
 
 
 def _crashed(job: tuple[str, ImageTask]) -> ImageResult:
@@ -128,8 +150,10 @@ def run_extraction(
     workers: int | None = None,
     on_result: Callable[[ImageResult], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    cluster: RayCluster | None = None,
 ) -> ExtractSummary:
-    """Extract faces from the pending images (with redo: all of them) of these sources/queries."""
+    """Extract faces from the pending images (with redo: all of them) of these sources/queries,
+    on this machine's processes, or on a Ray cluster (workers is then the cluster's business)."""
     started = time.perf_counter()
     check_names(catalog, sources, queries)
     tasks = catalog.images_to_extract(sources, queries, redo=redo)
@@ -149,11 +173,29 @@ def run_extraction(
             else:
                 kept.append(t)
         tasks = kept
-    jobs = [(str(catalog.blobs.path(t.blob_path)), t) for t in tasks]
+    jobs = [(t.blob_path, t) for t in tasks]
     if on_start:
         on_start(len(jobs))
     by_id = {t.id: t for t in tasks}
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
+
+    def count(result: ImageResult, saved, olds: Sequence[FaceRow] = (), carried: int = 0) -> None:
+        if saved.extracted_elsewhere:
+            summary.extracted_elsewhere += 1
+            if on_result:
+                on_result(result)
+            return
+        summary.images += 1
+        summary.faces += len(result.faces)
+        summary.labels_kept += carried
+        summary.labels_unmatched += sum(1 for i in saved.kept_face_ids if i in {o.id for o in olds})
+        if result.state is ExtractionState.NO_FACE:
+            summary.no_face += 1
+        elif result.state is ExtractionState.UNREADABLE:
+            summary.unreadable += 1
+            summary.errors[by_id[result.image_id].blob_path] = result.error or ""
+        if on_result:
+            on_result(result)
 
     def store(result: ImageResult) -> None:
         if redo and result.error == WORKER_CRASHED:
@@ -170,31 +212,27 @@ def run_extraction(
         # that is not carried over: a person's work is never discarded by new settings.
         saved = catalog.save_extraction(result.image_id, result.state, result.faces, result.error,
                                         replace=redo, carry_annotations=carry)
-        if saved.extracted_elsewhere:
-            summary.extracted_elsewhere += 1
-            if on_result:
-                on_result(result)
-            return
-        summary.images += 1
-        summary.faces += len(result.faces)
-        summary.labels_kept += len(carry)
-        summary.labels_unmatched += sum(1 for i in saved.kept_face_ids if i in {o.id for o in olds})
-        if result.state is ExtractionState.NO_FACE:
-            summary.no_face += 1
-        elif result.state is ExtractionState.UNREADABLE:
-            summary.unreadable += 1
-            summary.errors[by_id[result.image_id].blob_path] = result.error or ""
-        if on_result:
-            on_result(result)
+        count(result, saved, olds, len(carry))
 
-    if workers == 1:
+    if cluster is not None:
+        # A batch per task; its results reach the catalog in one transaction (a --redo image by
+        # image, to carry its labels), in the images' order as locally.
+        for _, results in cluster.map(extract_batch, chunks(jobs, cluster.batch_size(len(jobs), RAY_BATCH)),
+                                      (settings, catalog.blobs), crashed=_crashed):
+            if redo:
+                for result in results:
+                    store(result)
+            else:
+                for result, saved in zip(results, catalog.save_extractions(results)):
+                    count(result, saved)
+    elif workers == 1:
         finder = FaceFinder(settings)
-        for path, task in jobs:
-            store(extract_image(finder, path, task))
+        for relpath, task in jobs:
+            store(extract_blob(finder, catalog.blobs, relpath, task))
     else:
         # Workers never touch the catalog (only the parent writes). Results come in the images'
         # order, so face ids are the same whatever the worker count.
-        for result in ordered_map(_work, jobs, workers, _init_worker, (settings,), _crashed):
+        for result in ordered_map(_work, jobs, workers, _init_worker, (settings, catalog.blobs), _crashed):
             store(result)
     summary.seconds = time.perf_counter() - started
     return summary

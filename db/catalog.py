@@ -40,10 +40,13 @@ class Catalog(IngestMixin, QueriesMixin, AnnotationsMixin, RegistryMixin):
     two writers queue on the busy timeout instead of failing half-way.
     """
 
-    def __init__(self, location: CatalogLocation, engine: Engine, created: bool = False):
+    def __init__(self, location: CatalogLocation, engine: Engine, created: bool = False,
+                 blobs: BlobStore | None = None):
         self.location = location
         self.engine = engine
-        self.blobs = BlobStore(location.store_root)
+        # Originals: read them with blobs.read(relpath) / blobs.open(relpath) (any store);
+        # blobs.path(relpath) only where the store is a directory.
+        self.blobs = blobs or location.blob_store()
         self.created = created  # this open made the catalog (open_catalog with create=True)
 
     @property
@@ -136,16 +139,21 @@ def open_catalog(
 
     An older schema is upgraded; a newer one is refused. Every failure is a CatalogError with a
     one-line message. The blob directory is made only once the database has answered, so a server
-    that cannot be reached leaves nothing behind. The catalog's `created` says whether this call
+    that cannot be reached leaves nothing behind; object storage is checked (bucket there, writable)
+    before anything else. The catalog's `created` says whether this call
     made it.
     """
     loc = resolve(location, store)
+    blobs = loc.blob_store()
+    if not blobs.is_local:
+        prepare_store(blobs)  # object storage that cannot be reached: said before anything is made
     prepare_directory(loc, create=create)
     engine = _make_engine(loc)
     try:
         with engine.connect():
             pass  # reach the database before anything is made on disk
-        prepare_store(loc)
+        if blobs.is_local:
+            prepare_store(blobs)
         created = ensure_current(engine, loc.display, create=create)
     except DBAPIError as exc:
         engine.dispose()
@@ -153,7 +161,7 @@ def open_catalog(
     except BaseException:
         engine.dispose()
         raise
-    catalog = Catalog(loc, engine, created)
+    catalog = Catalog(loc, engine, created, blobs)
     if created:
         catalog._seed_classes()
     return catalog

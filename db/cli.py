@@ -40,9 +40,11 @@ def catalog_options(func: Callable) -> Callable:
     func = click.option(
         "--store",
         "store",
-        metavar="DIR",
+        metavar="DIR_OR_URL",
         default=None,
-        help="Blob directory for a database-URL catalog (default: $FACECAT_STORE).",
+        help="Where the original images go: a directory, or object storage (s3://bucket/prefix; endpoint and "
+             "credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...). Default: $FACECAT_STORE, else the "
+             "catalog directory.",
     )(func)
     func = click.option(
         "--catalog",
@@ -68,7 +70,7 @@ def open_or_create_for_command(catalog_location: str | None, store: str | None) 
     there is none yet and say so in one line on stderr. Commands that only read refuse a missing one."""
     cat = open_for_command(catalog_location, store, create=True)
     if cat.created:
-        where = "" if cat.location.directory == cat.blobs.root else f" (blobs in {cat.blobs.root})"
+        where = "" if cat.location.directory == cat.blobs.local_root else f" (blobs in {cat.blobs})"
         click.echo(f"created a new catalog at {cat.display}{where}", err=True)
     return cat
 

@@ -12,6 +12,7 @@ from db import models as m
 from db.types import (
     DownloadRecord,
     DownloadStatus,
+    ExtractionResult,
     ExtractionState,
     ImageRef,
     ImageTask,
@@ -323,32 +324,22 @@ class IngestMixin:
         history); an old face with a label or a review that is not carried (kept as it was); and a
         dataset's own pre-cropped face (detector "none"), which detection does not replace.
         """
+        if not replace:
+            return self.save_extractions([ExtractionResult(image_id, state, list(faces), error)])[0]
         with self._writing() as conn:
-            if not replace:
-                # Two runs at once may both have read this image as pending: the first to save wins.
-                # (PostgreSQL: the second's UPDATE waits on the first's row lock, then matches nothing.)
-                claimed = conn.execute(
-                    update(m.Image)
-                    .where(m.Image.id == image_id, m.Image.extraction_state == ExtractionState.PENDING.value)
-                    .values(extraction_state=ExtractionState(state).value, extraction_error=error)
-                ).rowcount
-                if not claimed:
-                    return ExtractionSaved(face_ids=[], kept_face_ids=[], extracted_elsewhere=True)
-            old: dict[int, Any] = {}
-            if replace:
-                # Two --redo runs on one image take turns (PostgreSQL; SQLite has one writer anyway):
-                # otherwise the second may miss the first's new faces and add its own beside them.
-                conn.execute(select(m.Image.id).where(m.Image.id == image_id).with_for_update(key_share=True))
-                old = {
-                    r.id: r
-                    for r in conn.execute(
-                        select(m.Face.id, m.Face.detector, m.Annotation.label, m.Annotation.status,
-                               m.Annotation.annotator, m.Annotation.updated_at, m.Annotation.version)
-                        .join(m.Annotation, m.Annotation.face_id == m.Face.id)
-                        .where(m.Face.image_id == image_id)
-                        .with_for_update()  # PostgreSQL: a concurrent annotate waits for us
-                    ).all()
-                }
+            # Two --redo runs on one image take turns (PostgreSQL; SQLite has one writer anyway):
+            # otherwise the second may miss the first's new faces and add its own beside them.
+            conn.execute(select(m.Image.id).where(m.Image.id == image_id).with_for_update(key_share=True))
+            old: dict[int, Any] = {
+                r.id: r
+                for r in conn.execute(
+                    select(m.Face.id, m.Face.detector, m.Annotation.label, m.Annotation.status,
+                           m.Annotation.annotator, m.Annotation.updated_at, m.Annotation.version)
+                    .join(m.Annotation, m.Annotation.face_id == m.Face.id)
+                    .where(m.Face.image_id == image_id)
+                    .with_for_update()  # PostgreSQL: a concurrent annotate waits for us
+                ).all()
+            }
             carry = {i: oid for i, oid in (carry_annotations or {}).items()
                      if oid in old and old[oid].detector != "none"}
             carried = set(carry.values())
@@ -365,8 +356,7 @@ class IngestMixin:
                 )
                 # The history follows the face (deleting the old face would cascade to its events).
                 conn.execute(update(m.LabelEvent).where(m.LabelEvent.face_id == old_id).values(face_id=ids[new_index]))
-            if replace:
-                conn.execute(delete(m.Face).where(m.Face.id.in_([oid for oid in old if oid not in kept])))
+            conn.execute(delete(m.Face).where(m.Face.id.in_([oid for oid in old if oid not in kept])))
             if kept and not faces and state is not ExtractionState.UNREADABLE:
                 state = ExtractionState.FACES
             conn.execute(
@@ -375,6 +365,41 @@ class IngestMixin:
                 .values(extraction_state=ExtractionState(state).value, extraction_error=error)
             )
         return ExtractionSaved(face_ids=ids, kept_face_ids=kept)
+
+    def save_extractions(self, results: Sequence[ExtractionResult]) -> list[ExtractionSaved]:
+        """Store many images' extraction results (not a --redo) in one transaction; one
+        ExtractionSaved per result, in order. Each image is claimed as save_extraction claims it:
+        only an image still pending is stored, so two runs (or a Ray task done twice) that both
+        extracted it store it once; the later gets extracted_elsewhere and adds nothing."""
+        if not results:
+            return []
+        with self._writing() as conn:
+            ids = sorted({r.image_id for r in results})
+            claimed: set[int] = set()
+            for chunk in _chunks(ids):
+                # Locked in id order (PostgreSQL: two writers never deadlock; the second waits for the
+                # first's commit, then sees those images extracted and leaves them out).
+                claimed.update(conn.execute(
+                    select(m.Image.id)
+                    .where(m.Image.id.in_(chunk), m.Image.extraction_state == ExtractionState.PENDING.value)
+                    .order_by(m.Image.id).with_for_update()
+                ).scalars())
+            mine, taken = [], set()
+            for r in results:
+                if r.image_id in claimed and r.image_id not in taken:
+                    taken.add(r.image_id)
+                    mine.append(r)
+            by_outcome: dict[tuple[str, str | None], list[int]] = {}
+            for r in mine:
+                by_outcome.setdefault((ExtractionState(r.state).value, r.error), []).append(r.image_id)
+            for (state, error), image_ids in by_outcome.items():
+                for chunk in _chunks(image_ids):
+                    conn.execute(update(m.Image).where(m.Image.id.in_(chunk))
+                                 .values(extraction_state=state, extraction_error=error))
+            face_ids = iter(self._insert_faces(conn, [(r.image_id, f) for r in mine for f in r.faces]))
+            saved = {id(r): ExtractionSaved([next(face_ids) for _ in r.faces], []) for r in mine}
+        elsewhere = ExtractionSaved(face_ids=[], kept_face_ids=[], extracted_elsewhere=True)
+        return [saved.get(id(r), elsewhere) for r in results]
 
     def _insert_faces(self, conn, items: Sequence[tuple[int, NewFace]]) -> list[int]:
         ids: list[int] = []
@@ -399,6 +424,7 @@ class IngestMixin:
                         "settings": f.settings,
                         "source_id": f.source_id or origin[image_id].source_id,
                         "dataset_path": f.dataset_path or origin[image_id].dataset_path,
+                        "stored_size": f.stored_size if f.stored_size not in (None, f.crop_size) else None,
                     }
                 )
             chunk_ids = insert_returning_ids(conn, m.Face, face_rows)

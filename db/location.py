@@ -1,4 +1,5 @@
-"""Where a catalog lives: a directory (SQLite + blobs) or a database URL plus a blob directory."""
+"""Where a catalog lives: a directory (SQLite + blobs) or a database URL plus a blob store (a
+directory, or object storage: s3://bucket/prefix)."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from db.blobs import BlobStore, check_writable_directory, open_store
 from db.errors import CatalogError
 
 DEFAULT_CATALOG = "catalog"
@@ -16,10 +18,18 @@ SQLITE_FILE = "catalog.sqlite"
 @dataclass(frozen=True)
 class CatalogLocation:
     url: str  # SQLAlchemy URL
-    store_root: Path  # root of the blob store
+    store: str  # the blob store: a directory, or an fsspec URL (s3://bucket/prefix)
     directory: Path | None  # the catalog directory, for a SQLite catalog
     display: str  # what to show a user (no password)
     sqlite_file: str = SQLITE_FILE  # the database file's name inside `directory`
+
+    def blob_store(self) -> BlobStore:
+        return open_store(self.store)
+
+    @property
+    def store_root(self) -> Path | None:
+        """The blob directory; None when the blobs are in object storage."""
+        return self.blob_store().local_root
 
 
 def is_url(text: str) -> bool:
@@ -40,15 +50,15 @@ def resolve(location: str | os.PathLike | None, store: str | os.PathLike | None 
             if not url.database or url.database == ":memory:":
                 raise CatalogError("an in-memory SQLite catalog cannot hold blobs; give a directory")
             database = Path(url.database)
-            root = Path(store_text) if store_text else database.parent
+            root = store_text or str(database.parent)
             return CatalogLocation(text, root, database.parent, display, database.name)
         if not store_text:
             raise CatalogError(
-                f"a database catalog ({display}) needs a blob directory: pass --store DIR or set FACECAT_STORE"
+                f"a database catalog ({display}) needs a blob store: pass --store DIR_OR_URL or set FACECAT_STORE"
             )
-        return CatalogLocation(text, Path(store_text), None, display)
+        return CatalogLocation(text, store_text, None, display)
     directory = Path(text).expanduser()
-    root = Path(store_text) if store_text else directory
+    root = store_text or str(directory)
     return CatalogLocation(f"sqlite:///{directory / SQLITE_FILE}", root, directory, str(directory))
 
 
@@ -69,29 +79,12 @@ def prepare_directory(loc: CatalogLocation, create: bool) -> None:
                 d.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise CatalogError(f"cannot create catalog directory {d}: {exc.strerror}") from None
-        _check_writable(d)
+        check_writable_directory(d)
     root = loc.store_root
-    if root.exists() and not root.is_dir():
+    if root is not None and root.exists() and not root.is_dir():
         raise CatalogError(f"blob store {root} is a file, not a directory")
 
 
-def prepare_store(loc: CatalogLocation) -> None:
-    """Make the blob root if needed and check that it is writable."""
-    root = loc.store_root
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise CatalogError(f"blob store {root} is a file, not a directory") from None
-    except OSError as exc:
-        raise CatalogError(f"cannot create blob store {root}: {exc.strerror}") from None
-    _check_writable(root)
-
-
-def _check_writable(d: Path) -> None:
-    # os.access is wrong for root and on some mounts: try to create a file.
-    probe = d / f".facecat-write-test-{os.getpid()}"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise CatalogError(f"catalog directory {d} is not writable: {exc.strerror}") from None
+def prepare_store(store: BlobStore) -> None:
+    """Make a blob directory if needed, and check that the store is reachable and writable."""
+    store.check(create=True)

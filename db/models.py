@@ -101,6 +101,10 @@ class Face(Base):
     # files share one image row, but each file is a face with its own source, label and origin.
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", name="fk_faces_source_id"))
     dataset_path: Mapped[str | None] = mapped_column(Text)
+    # Added by 0006: the side of crop_png when it is smaller than crop_size (a dataset's pre-cropped
+    # face kept at its own size, e.g. FER2013's 48); NULL: crop_png is crop_size x crop_size.
+    # Readers resize with db.pixels.crop_pixels.
+    stored_size: Mapped[int | None]
 
 
 class Annotation(Base):

@@ -1,11 +1,14 @@
 """Reading the catalog: filtered pages of faces, crops, counts and stats."""
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from sqlalchemy import Select, func, select
 
 from db import models as m
+
+if TYPE_CHECKING:
+    import numpy as np
 from db.types import (
     SELECTION_CONFIRMED,
     DownloadStatus,
@@ -24,8 +27,9 @@ _ROW_COLUMNS = (
     _F.bbox_left, _F.bbox_top, _F.bbox_width, _F.bbox_height,
     _F.detector, _F.score, _F.crop_size, _F.phash, _F.pixel_sha256, _F.dup_group,
     _A.label, _A.status, _A.suggested_label, _A.split_hint, _A.annotator, _A.version,
-    _I.url, _F.dataset_path, _I.query,
+    _I.url, _F.dataset_path, _I.query, _F.stored_size,
 )
+_CROP = len(_ROW_COLUMNS)  # where crop_png is, when asked for
 
 
 def _base(columns) -> Select:
@@ -66,13 +70,13 @@ def apply_filter(stmt: Select, flt: FaceFilter) -> Select:
 def _to_row(r, crop: bytes | None = None) -> FaceRow:
     (fid, image_id, source_id, sname, skind, left, top, width, height, detector, score, size,
      phash, pixel_sha, group, label, status, suggested, split, annotator, version,
-     url, dataset_path, query) = r[:24]
+     url, dataset_path, query, stored_size) = r[:_CROP]
     return FaceRow(
         id=fid, image_id=image_id, source_id=source_id, source_name=sname, source_kind=skind,
         bbox=(left, top, width, height), detector=detector, score=score, crop_size=size,
         phash=phash, pixel_sha256=pixel_sha, dup_group=group, label=label, status=Status(status),
         suggested_label=suggested, split_hint=split, annotator=annotator, version=version,
-        url=url, dataset_path=dataset_path, query=query, crop_png=crop,
+        url=url, dataset_path=dataset_path, query=query, crop_png=crop, stored_size=stored_size or size,
     )
 
 
@@ -85,7 +89,7 @@ class QueriesMixin:
         stmt = apply_filter(_base(cols), flt).where(_F.id > after_id).order_by(_F.id).limit(limit)
         with self._reading() as conn:
             rows = conn.execute(stmt).all()
-        return [_to_row(r, r[24] if with_crops else None) for r in rows]
+        return [_to_row(r, r[_CROP] if with_crops else None) for r in rows]
 
     def iter_faces(self, flt: FaceFilter = FaceFilter(), batch: int = 1000, with_crops: bool = False) -> Iterator[FaceRow]:
         after = 0
@@ -109,7 +113,7 @@ class QueriesMixin:
             for i in range(0, len(ids), 1000):
                 chunk = list(ids[i : i + 1000])
                 for r in conn.execute(_base(cols).where(_F.id.in_(chunk))).all():
-                    found[r[0]] = _to_row(r, r[24] if with_crops else None)
+                    found[r[0]] = _to_row(r, r[_CROP] if with_crops else None)
         return [found[i] for i in ids if i in found]
 
     def get_face(self, face_id: int, with_crop: bool = True) -> FaceRow | None:
@@ -125,8 +129,15 @@ class QueriesMixin:
         return out
 
     def crops(self, ids: Sequence[int]) -> dict[int, bytes]:
-        """PNG bytes of these faces' crops."""
+        """PNG bytes of these faces' crops, as stored: a pre-cropped face may be smaller than its
+        crop_size (decode with db.pixels.crop_pixels(png, size), or use crop_arrays)."""
         return self._by_ids(select(_F.id, _F.crop_png), _F.id, ids)
+
+    def crop_arrays(self, ids: Sequence[int], size: int) -> dict[int, "np.ndarray"]:
+        """These faces' crops as (size, size) uint8 grayscale arrays, whatever size each is stored at."""
+        from db.pixels import crop_pixels
+
+        return {fid: crop_pixels(png, size) for fid, png in self.crops(ids).items()}
 
     def image_blob_paths(self, image_ids: Sequence[int]) -> dict[int, str]:
         """Blob-store paths (see Catalog.blobs) of these images' original bytes, by image id."""

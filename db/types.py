@@ -147,7 +147,10 @@ class ImageTask:
 
 @dataclass(frozen=True)
 class NewFace:
-    """A face crop ready to store. bbox is (left, top, width, height) in original image pixels."""
+    """A face crop ready to store. bbox is (left, top, width, height) in original image pixels.
+
+    crop_size is the face's size in the catalog (what phash and pixel_sha256 describe); crop_png
+    may be smaller (stored_size: a pre-cropped face kept at its own size; see db.pixels)."""
 
     bbox: tuple[int, int, int, int]
     crop_png: bytes
@@ -165,6 +168,17 @@ class NewFace:
     # Provenance, when it differs from the image's (a second file with the same bytes):
     source_id: int | None = None
     dataset_path: str | None = None
+    stored_size: int | None = None  # crop_png's side when smaller than crop_size (None: crop_size)
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """What extraction learnt about one image: its new state, its faces, why it is unreadable."""
+
+    image_id: int
+    state: ExtractionState
+    faces: list[NewFace]
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +225,9 @@ class FaceRow:
     dataset_path: str | None
     query: str | None
     crop_png: bytes | None = None  # only when asked for (with_crops=True)
+    # The side of crop_png: crop_size, or less for a pre-cropped face kept at its own size. Decode a
+    # crop at the size you need with db.pixels.crop_pixels(crop_png, size).
+    stored_size: int = 0
 
 
 @dataclass(frozen=True)

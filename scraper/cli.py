@@ -17,6 +17,7 @@ from db.cli import (
     INTERRUPTED_KEPT, UserError, catalog_options, on_interrupt, open_for_command, open_or_create_for_command, print_json,
     progress, user_errors,
 )
+from db.executor import ExecutorSpec, connect, executor_option
 from db.location import resolve
 
 from scraper.browser import BrowserNotFound, start_browser
@@ -38,6 +39,7 @@ Examples:
   scrape "angry face" --engine bing --base-url http://127.0.0.1:8000   # a local mirror
   scrape --from-page https://example.org/gallery.html "happy people"
   scrape --view ./browse                             # browse/angry_human_face/0001_<sha8>.jpg ...
+  scrape --queries queries.txt --executor ray:10.0.0.5:6379 --store s3://faces/blobs   # downloads on Ray
 """
 
 
@@ -147,19 +149,21 @@ def _print_report(r: QueryReport, dry_run: bool, folder: str) -> None:
 @click.option("--settle", type=click.FloatRange(min=0.1), default=3.0, hidden=True,
               help="Seconds to wait for a page to grow after a scroll or click (tests shorten it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@executor_option
 @catalog_options
 @click.version_option(package_name="facecat")
 @user_errors
 @on_interrupt(INTERRUPTED_KEPT)
 def main(query, queries_file, engine, limit, label, concurrency, per_host, headful, base_url, from_page, no_browser,
-         dry_run, view_dir, timeout, settle, as_json, catalog_location, store) -> None:
+         dry_run, view_dir, timeout, settle, as_json, executor: ExecutorSpec, catalog_location, store) -> None:
     """Search images for each QUERY with a real browser and add them to the catalog, with provenance.
 
     The catalog is created if there is none yet (a line on stderr says so). Re-running a query
     resumes: URLs tried before are skipped, and an image already in the catalog (same bytes) is
     recorded as a duplicate of it. Every URL's outcome shows in `curate stats`. A query whose page
     fails is reported and the others go on; the exit status is then 1. A page with no results is
-    saved under the catalog's store, in scrape-debug/ (with --dry-run too).
+    saved under the catalog's store, in scrape-debug/ (with --dry-run too). With --executor ray the
+    browser stays here and the downloads run on a Ray cluster (--concurrency threads per worker).
     """
     queries = _read_queries(query, queries_file)
     if view_dir is not None:
@@ -184,6 +188,10 @@ def main(query, queries_file, engine, limit, label, concurrency, per_host, headf
     reports, links = [], {}
     with _sigterm_exits(), ExitStack() as cleanup:
         # Each in its own callback: one that fails (a crashed Chromium) does not skip the others.
+        # The cluster first: one that cannot be reached must leave no catalog behind.
+        cluster = None if dry_run else connect(executor)
+        if cluster:
+            cleanup.callback(cluster.close)
         cat = None if dry_run else open_or_create_for_command(catalog_location, store)
         if cat:
             cleanup.callback(cat.close)
@@ -192,7 +200,9 @@ def main(query, queries_file, engine, limit, label, concurrency, per_host, headf
             raise UserError(f"unknown class {label!r}; classes: {', '.join(classes)}")
         # Where a page with no results is saved: the catalog's store, also for a dry run (which
         # opens no catalog; its location is enough).
-        debug_root = (cat.blobs.root if cat else resolve(catalog_location, store).store_root) / "scrape-debug"
+        # (Blobs in object storage: the catalog directory, else the working directory, holds them.)
+        loc = cat.location if cat else resolve(catalog_location, store)
+        debug_root = (loc.store_root or loc.directory or Path.cwd()) / "scrape-debug"
         session = cleanup.enter_context(requests.Session())
         session.headers["User-Agent"] = USER_AGENT
         downloader = None
@@ -229,7 +239,12 @@ def main(query, queries_file, engine, limit, label, concurrency, per_host, headf
             if cat and items:
                 report.source_id = add_scrape_source(cat, report, {"limit": limit, "base_url": base_url})
                 with progress(total=len(items), desc=q[:30], unit="img") as bar:
-                    fetch_into_catalog(cat, items, report, downloader, on_done=lambda: bar.update())
+                    def done(bar=bar) -> None:
+                        bar.update()
+                        if cluster:
+                            bar.set_postfix(workers=cluster.workers_in_use(), refresh=False)
+
+                    fetch_into_catalog(cat, items, report, downloader, on_done=done, cluster=cluster)
             links[q] = [{"rank": it.rank, "url": it.result.url, "page_url": it.page_url, "title": it.result.title}
                         for it in items]
             reports.append(report)

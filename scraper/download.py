@@ -84,6 +84,7 @@ class Fetched:
     height: int | None = None
     format: str | None = None
     fetched_at: datetime | None = None
+    blob_path: str | None = None  # ok, from a Ray worker: already in the blob store (temp_path is None)
 
 
 class _Reject(Exception):
@@ -373,16 +374,25 @@ def _read_timeout_until(resp: requests.Response, deadline: float) -> None:
         sock.settimeout(min(max(deadline - time.monotonic(), 0.01), sock.gettimeout() or float("inf")))
 
 
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
 def _mkstemp(temp_dir: Path) -> tuple[int, str]:
-    # The pid in the name lets a later run tell a dead run's leftovers from a live run's files.
-    return tempfile.mkstemp(dir=temp_dir, prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".part")
+    # The pid in the name lets a later run tell a dead run's leftovers from a live run's files; the
+    # host's tag, that a file in a shared store's tmp/ is another node's (a Ray worker's) to judge.
+    return tempfile.mkstemp(dir=temp_dir, prefix=f"{TEMP_PREFIX}{os.getpid()}-{_host_tag()}-", suffix=".part")
 
 
 def clean_temp_dir(temp_dir: Path) -> int:
-    """Remove what killed runs left in the store's tmp/ (files of live processes stay); returns the count."""
-    removed = 0
+    """Remove what killed runs of this machine left in the store's tmp/ (files of live processes,
+    and of other machines, stay); returns the count."""
+    removed, here = 0, _host_tag()
     for path in Path(temp_dir).glob(f"{TEMP_PREFIX}*.part"):
-        pid = path.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        parts = path.name[len(TEMP_PREFIX):].split("-")  # pid-host-random, or pid-random (older runs)
+        pid = parts[0]
+        if len(parts) >= 3 and parts[1] != here:
+            continue
         if pid.isdigit() and _alive(int(pid)):
             continue
         path.unlink(missing_ok=True)

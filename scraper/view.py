@@ -2,7 +2,8 @@
 
     VIEW/angry_human_face/0001_3fa9c2d1.jpg -> <store>/images/3f/3fa9c2d1....jpg   (symbolic links)
 
-Rebuilding a query's folder replaces its links, so the folder always matches the catalog. Queries
+With the blobs in object storage the folder holds copies instead of links. Rebuilding a query's
+folder replaces its links, so the folder always matches the catalog. Queries
 whose safe names collide ("a" and "A!") get numbered folders (a/, a_2/) in the order they were
 first scraped, so a query's folder never changes.
 """
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Iterable
 
 from db.catalog import Catalog
+
+
+_VIEW_NAME = re.compile(r"^\d{4,}_[0-9a-f]{8}(\.\w+)?$")
 
 
 def folder_name(query: str) -> str:
@@ -46,12 +50,16 @@ def build_view(catalog: Catalog, out_dir: Path, queries: list[str] | None = None
         folder = Path(out_dir) / names[query]
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
-            if old.is_symlink():
-                old.unlink()
+            if old.is_symlink() or (old.is_file() and _VIEW_NAME.match(old.name)):
+                old.unlink()  # links (or, for an object store, copies) of an earlier build
         # Everything the query found, in rank order, also images first downloaded by another query.
         images = catalog.query_images(query)
         for n, im in enumerate(images, 1):
-            target = catalog.blobs.path(im.blob_path).resolve()
-            (folder / f"{n:04d}_{im.sha256[:8]}{target.suffix}").symlink_to(target)
+            name = folder / f"{n:04d}_{im.sha256[:8]}{Path(im.blob_path).suffix}"
+            if catalog.blobs.is_local:
+                name.symlink_to(catalog.blobs.path(im.blob_path).resolve())
+            else:  # blobs in object storage: a copy (earlier copies are replaced)
+                name.unlink(missing_ok=True)
+                name.write_bytes(catalog.blobs.read(im.blob_path))
         built[query] = (folder, len(images))
     return built

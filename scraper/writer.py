@@ -52,7 +52,8 @@ class CatalogWriter:
             image = None
             if f.status == DownloadStatus.OK:
                 image = NewImage(
-                    sha256=f.sha256, blob_path=self.catalog.blobs.put_file(f.temp_path, f.sha256, f.format),
+                    sha256=f.sha256,
+                    blob_path=f.blob_path or self.catalog.blobs.put_file(f.temp_path, f.sha256, f.format),
                     width=f.width, height=f.height, format=f.format, source_id=self.source_id,
                     url=item.result.url, page_url=item.page_url, title=item.result.title, query=self.query,
                     rank=item.rank, fetched_at=f.fetched_at, http_status=f.http_status,

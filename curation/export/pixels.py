@@ -1,10 +1,11 @@
 """Each exported face's picture at the export size: its pixels, or a PNG of them.
 
-A face whose crop already has the export size is used as stored (its PNG bytes are written as they
-are, nothing decoded). A pre-cropped dataset face (no detector, the face is the whole original
-picture) asked for at its original size comes from the original picture, so FER2013's 48x48 faces
-export pixel for pixel as they were imported. Anything else is the stored crop resized with Lanczos
-(curation.crops.to_gray_square).
+A face whose stored crop already has the export size is used as stored (its PNG bytes are written
+as they are, nothing decoded): FER2013's 48x48 faces, kept at their own size, export pixel for pixel
+at 48. In a catalog made before native-size crops, a pre-cropped dataset face (no detector, the face
+is the whole original picture) asked for at its original size comes from the original picture, for
+the same result. Anything else is the stored crop resized on read (db.pixels.crop_pixels, Lanczos),
+the resize every stage uses.
 """
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from typing import Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from curation.crops import to_gray_square
 from curation.imaging import decode_gray
 from curation.selection import SplitAssignment
 from db.catalog import Catalog
+from db.pixels import crop_pixels
 
 BATCH = 500  # faces whose crops are read from the catalog at once
 
@@ -30,7 +31,7 @@ class Picture:
 
     size: int
     crop_png: bytes  # the stored crop
-    crop_size: int
+    stored_size: int  # its side
     original: bytes | None = None  # the original picture, when it is the face at this size
 
     @cached_property
@@ -40,12 +41,11 @@ class Picture:
             gray = decode_gray(self.original).gray
             if gray.shape == (self.size, self.size):
                 return gray
-        with Image.open(io.BytesIO(self.crop_png)) as img:
-            return np.asarray(to_gray_square(img, self.size))
+        return crop_pixels(self.crop_png, self.size)
 
     @cached_property
     def png(self) -> bytes:
-        if self.crop_size == self.size:
+        if self.stored_size == self.size:
             return self.crop_png
         buf = io.BytesIO()
         Image.fromarray(self.pixels, "L").save(buf, format="PNG")
@@ -53,7 +53,7 @@ class Picture:
 
 
 def _is_whole_picture(a: SplitAssignment, size: int) -> bool:
-    return a.face.crop_size != size and a.face.detector == "none" and a.face.bbox == (0, 0, size, size)
+    return a.face.stored_size != size and a.face.detector == "none" and a.face.bbox == (0, 0, size, size)
 
 
 def face_pictures(catalog: Catalog, assignments: Sequence[SplitAssignment], size: int) -> Iterator[Picture]:
@@ -64,5 +64,5 @@ def face_pictures(catalog: Catalog, assignments: Sequence[SplitAssignment], size
         originals = catalog.image_blob_paths([a.face.image_id for a in chunk if _is_whole_picture(a, size)])
         for a in chunk:
             blob = originals.get(a.face.image_id) if _is_whole_picture(a, size) else None
-            yield Picture(size, crops[a.face.id], a.face.crop_size,
+            yield Picture(size, crops[a.face.id], a.face.stored_size,
                           catalog.blobs.read(blob) if blob is not None else None)

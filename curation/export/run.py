@@ -101,7 +101,7 @@ def _is_facecat_export(out: Path) -> bool:
 def _check_outside_catalog(catalog: Catalog, out: Path) -> None:
     """Refuse an OUT that overlaps the catalog (replacing it would delete catalog data)."""
     real = out.resolve()
-    for what, path in (("catalog directory", catalog.location.directory), ("blob store", catalog.blobs.root)):
+    for what, path in (("catalog directory", catalog.location.directory), ("blob store", catalog.blobs.local_root)):
         how = _overlap(real, path) if path is not None else None
         if how:
             raise ExportError(f"{out} {how} the {what} {path}; choose an OUT outside the catalog")

@@ -1,7 +1,8 @@
 """What every importer shares: dataset items, class-name mapping, and the import run itself.
 
 reader (a kind's module lists its items) -> workers (read, decode, store the original in the blob
-store, encode the crop) -> writer (the parent adds images and faces in batches of 1000).
+store, encode the crop; a process pool here, or Ray tasks on a cluster) -> writer (the parent adds
+images and faces in batches of 1000).
 
 Idempotent and resumable: a file that already is a face of this source is skipped (--crop none), an
 original already in the catalog (same sha256) is not stored twice, and extraction only reads
@@ -11,6 +12,7 @@ picture stored, so an import where every file fails adds no empty source.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,11 +20,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from curation.crops import encode_crop
+from curation.crops import encode_crop, encode_precropped
 from curation.imaging import UnreadableImage, decode_gray
 from curation.pool import ordered_map
 from db.blobs import BlobStore
 from db.catalog import Catalog
+from db.errors import CatalogError
+from db.executor import RayCluster, chunks
 from db.types import FaceFilter, NewFace, NewImage, NewSource
 
 BATCH = 1000  # images per catalog write (the catalog does one statement per 1000 rows)
@@ -175,9 +179,9 @@ _store: BlobStore | None = None
 _size: int | None = None  # crop size, or None for --crop detect
 
 
-def _init_worker(store_root: str, size: int | None) -> None:
+def _init_worker(store: BlobStore, size: int | None) -> None:
     global _store, _size
-    _store, _size = BlobStore(Path(store_root)), size
+    _store, _size = store, size
 
 
 def prepare(item: Item, store: BlobStore, size: int | None) -> Prepared:
@@ -199,10 +203,12 @@ def prepare(item: Item, store: BlobStore, size: int | None) -> Prepared:
     stored = Stored(sha256=sha, blob_path=rel, width=width, height=height, format=fmt)
     if size is None:
         return Prepared(item, stored)
-    png, phash, pixel_sha = encode_crop(gray, size)
-    face = NewFace(bbox=(0, 0, width, height), crop_png=png, crop_size=size, phash=phash, pixel_sha256=pixel_sha,
-                   detector="none", settings={"crop": "none", "size": size}, label=item.label,
-                   split_hint=item.split_hint, dataset_path=item.dataset_path)
+    # A picture smaller than the catalog's size is kept at its own size (db.pixels resizes on read).
+    crop = encode_precropped(gray, size)
+    face = NewFace(bbox=(0, 0, width, height), crop_png=crop.png, crop_size=size, stored_size=crop.stored_size,
+                   phash=crop.phash, pixel_sha256=crop.pixel_sha256, detector="none",
+                   settings={"crop": "none", "size": size}, label=item.label, split_hint=item.split_hint,
+                   dataset_path=item.dataset_path)
     return Prepared(item, stored, face)
 
 
@@ -229,6 +235,18 @@ def _work(item: Item) -> Prepared:
     return prepare(item, _store, _size)
 
 
+class DatasetNotVisible(CatalogError):
+    """A Ray worker cannot see the dataset: it must be on storage every node mounts at one path."""
+
+
+def prepare_batch(items: Sequence[Item], store: BlobStore, size: int | None, dataset: str | None) -> list[Prepared]:
+    """A Ray task: a batch of a dataset's pictures, each read, stored and (with a size) encoded."""
+    if dataset and any(it.file for it in items) and not os.path.exists(dataset):
+        raise DatasetNotVisible(f"a Ray worker on {socket.gethostname()} cannot see the dataset {dataset}: it must be "
+                                "on storage that every node mounts at the same path (NFS), as the blob store is")
+    return [prepare(it, store, size) for it in items]
+
+
 def _crashed(item: Item) -> Prepared:
     return Prepared(item, None, error="worker crashed")  # its decoder killed the process
 
@@ -242,6 +260,7 @@ def run_import(
     size: int,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    cluster: RayCluster | None = None,
 ) -> ImportSummary:
     """Import these items as `source` (found again by kind and name, so a re-import adds nothing).
 
@@ -304,7 +323,15 @@ def run_import(
             on_progress(len(batch))
 
     batch: list[Prepared] = []
-    if workers == 1:
+    if cluster is not None:
+        # Tasks of 64 pictures; the parent still writes 1,000 at a time, with the same claims.
+        for _, prepared in cluster.map(prepare_batch, chunks(items, cluster.batch_size(len(items), 64)),
+                                       (catalog.blobs, face_size, source.path), crashed=_crashed):
+            batch.extend(prepared)
+            if len(batch) >= BATCH:
+                write(batch)
+                batch = []
+    elif workers == 1:
         store = catalog.blobs
         results = (prepare(it, store, face_size) for it in items)
         for p in results:
@@ -313,7 +340,7 @@ def run_import(
                 write(batch)
                 batch = []
     else:
-        for p in ordered_map(_work, items, workers, _init_worker, (str(catalog.blobs.root), face_size), _crashed,
+        for p in ordered_map(_work, items, workers, _init_worker, (catalog.blobs, face_size), _crashed,
                              chunk=64):
             batch.append(p)
             if len(batch) >= BATCH:

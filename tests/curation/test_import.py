@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from curation.cli import main
+from curation.crops import encode_crop
+from db.pixels import crop_pixels
 from db import open_catalog
 from db.types import FaceFilter, Status
 from tests.curation.conftest import pattern
@@ -63,7 +65,14 @@ def test_fer2013_folders_counts_per_class_and_split_match(shared_data, tmp_path,
         # Provenance: each face names its file, and the original bytes are in the blob store.
         f = faces[0]
         assert (tmp_path / "fer" / f.dataset_path).is_file()
-        assert Image.open(io.BytesIO(f.crop_png)).size == (100, 100)
+        # Kept at its own size (native-size crop), read at the catalog's size through db.pixels; the
+        # hashes are those of the face at 100, as before native-size crops.
+        assert Image.open(io.BytesIO(f.crop_png)).size == (48, 48) and f.stored_size == 48
+        original = np.asarray(Image.open(tmp_path / "fer" / f.dataset_path).convert("L"))
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(f.crop_png))), original)
+        at_100 = crop_pixels(f.crop_png, 100)
+        assert at_100.shape == (100, 100)
+        assert hashlib.sha256(at_100.tobytes()).hexdigest() == f.pixel_sha256 == encode_crop(original, 100)[2]
         source = cat.find_source("dataset", "fer2013")
         assert source.path == str((tmp_path / "fer").resolve()) and "FER2013" in source.license_note
         assert cat.stats()["by_extraction"] == {"faces": len({f.image_id for f in faces})}

@@ -183,3 +183,35 @@ def test_two_commands_starting_at_once_share_one_source(any_catalog, tmp_path):
         assert id_a == id_b and created_a != created_b
     assert sorted(s.name for s in any_catalog.sources()) == sorted(names)
     assert any_catalog.find_or_add_source(NewSource(kind="dataset", name=names[0])) == (mine[0][0], False)
+
+
+def test_two_batch_writers_store_each_image_once(any_catalog, tmp_path):
+    """Two Ray drivers (or a task done twice) save overlapping batches at once, in opposite orders:
+    every image is stored by exactly one of them, no deadlock, and the other is told so."""
+    from db.types import ExtractionResult, ExtractionState, NewFace, NewImage, NewSource
+
+    cat_a = any_catalog
+    sid = cat_a.add_source(NewSource(kind="scrape", name="bing: y"))
+    refs = cat_a.add_images([NewImage(*cat_a.blobs.put_bytes(f"pic {i}".encode(), "PNG"), 8, 8, "PNG", sid)
+                             for i in range(200)])
+
+    def results(order) -> list[ExtractionResult]:
+        return [ExtractionResult(ref.id, ExtractionState.FACES, [NewFace(
+            bbox=(0, 0, 8, 8), crop_png=b"p", crop_size=8, phash=f"{ref.id:016x}", pixel_sha256=f"{ref.id:064x}",
+            detector="hog")]) for ref in order]
+
+    def save(cat, order):
+        out = []
+        for i in range(0, len(order), 50):
+            out.extend(cat.save_extractions(results(order[i : i + 50])))
+        return out
+
+    with _second_session(cat_a, tmp_path) as cat_b:
+        saved_a, saved_b = _at_once(save, (cat_a, refs), (cat_b, refs[::-1]))
+    stored_by_a = {r.id for r, s in zip(refs, saved_a) if not s.extracted_elsewhere}
+    stored_by_b = {r.id for r, s in zip(refs[::-1], saved_b) if not s.extracted_elsewhere}
+    assert stored_by_a | stored_by_b == {r.id for r in refs} and not stored_by_a & stored_by_b
+    with cat_a._reading() as conn:
+        per_image = conn.exec_driver_sql("SELECT image_id, count(*) FROM faces GROUP BY image_id").all()
+    assert sorted(per_image) == sorted((ref.id, 1) for ref in refs)
+    assert cat_a.stats()["by_extraction"] == {"faces": 200}

@@ -41,6 +41,7 @@ def test_catalog_from_the_first_schema_is_upgraded_with_its_data(tmp_path):
         assert current_revision(cat.engine) == head_revision() != "0001"
         (face,) = cat.select_faces(FaceFilter())
         assert (face.label, face.source_name) == ("angry", "jaffe")
+        assert (face.crop_size, face.stored_size) == (100, 100)  # 0006: a crop stored at its catalog size
         assert cat.stats()["by_download"] == {}  # the table 0002 added is there and usable
 
 
