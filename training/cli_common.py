@@ -1,0 +1,92 @@
+"""What several `train` subcommands share: MODEL resolution through the catalog, the input options
+of evaluate and compare, and the catalog opened only when it is needed."""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+
+from curation.selection import parse_class_map
+from db.cli import open_for_command, progress
+from training import faces_in, modelio
+from training.errors import TrainingError
+
+
+class LazyCatalog:
+    """Opens the catalog on first use (a model directory and a CSV need none)."""
+
+    def __init__(self, location: str | None, store: str | None, stack: ExitStack):
+        self.location, self.store, self.stack, self._cat = location, store, stack, None
+
+    def get(self):
+        if self._cat is None:
+            self._cat = self.stack.enter_context(open_for_command(self.location, self.store))
+        return self._cat
+
+    def lookup(self, model: str) -> str | None:
+        """The catalog's path for a model name or id (MODEL that is no directory)."""
+        try:
+            cat = self.get()
+        except click.ClickException:
+            return None
+        info = cat.get_model(int(model) if model.isdigit() else model)
+        return info.path if info is not None else None
+
+
+def load_model(model: str, catalog: LazyCatalog):
+    return modelio.load(model, catalog.lookup)
+
+
+def input_options(func):
+    """--split, --source, --csv, --usage, --folders, --crop, --map: which faces to score."""
+    for opt in reversed([
+        click.option("--split", type=click.Choice(["test", "val"]), default=None,
+                     help="A split of the model's own catalog selection [default: test, when no --csv or --folders]."),
+        click.option("--source", "sources", multiple=True, metavar="NAME",
+                     help="With --split: only faces from this source (repeatable)."),
+        click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     metavar="FILE", help="A FER2013-format CSV (emotion, pixels, Usage)."),
+        click.option("--usage", metavar="NAME", help="With --csv: only rows of this Usage (PublicTest, PrivateTest)."),
+        click.option("--folders", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
+                     help="A class-folder tree, DIR/<class>/*.png."),
+        click.option("--crop", type=click.Choice(faces_in.CROPS), default="none", show_default=True,
+                     help="With --folders: none: the files are faces; detect: photos, faces found and aligned by curation's extractor."),
+        click.option("--map", "class_map", metavar="OLD=NEW,...",
+                     help="Rename the data's classes (anger=angry) or drop them (contempt=) before matching the model's."),
+    ]):
+        func = opt(func)
+    return func
+
+
+def gather(catalog: LazyCatalog, card: modelio.ModelCard, split, sources, csv_path, usage, folders, crop, class_map):
+    """The FaceSet these options name, mapped; and a note for the user, if any."""
+    given = [n for n, v in (("--split", split), ("--csv", csv_path), ("--folders", folders)) if v]
+    if len(given) > 1:
+        raise click.UsageError(f"give one of --split, --csv, --folders (not {' and '.join(given)})")
+    if usage and not csv_path:
+        raise click.UsageError("--usage goes with --csv")
+    if sources and (csv_path or folders):
+        raise click.UsageError("--source goes with --split (the catalog)")
+    mapping = parse_class_map(class_map)
+    note = None
+    if csv_path:
+        faces = faces_in.from_csv(csv_path, usage)
+    elif folders:
+        from curation.faces import ExtractSettings
+
+        settings = ExtractSettings(**card.data.get("preprocessing", {}).get("extract", {}))
+        with progress(desc="reading faces", unit="img") as bar:
+            faces = faces_in.from_folders(folders, crop, settings, bar)
+    else:
+        with progress(desc="decoding faces", unit="face") as bar:
+            faces, note = faces_in.from_catalog(catalog.get(), card, split or "test", tuple(sources) or None, bar)
+    faces = faces.mapped(mapping)
+    if not len(faces):
+        raise TrainingError(f"no faces left in {faces.description} after --map")
+    return faces, note
+
+
+def echo_note(text: str | None) -> None:
+    if text:
+        click.echo(f"note: {text}", err=True)

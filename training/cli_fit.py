@@ -1,0 +1,152 @@
+"""`train fit`: train a model on a catalog selection (see training.fit)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from curation.selection import STATUSES, SelectionSpec, parse_class_map, parse_names
+from db.cli import UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors
+from training import archs
+from training.schedule import OPTIMIZERS, SCHEDULES
+from training.tfenv import PRECISIONS
+
+INTERRUPTED = ("interrupted; the best model so far is kept in OUT/model.keras: "
+               "run the same command with --resume to carry on")
+# Options a --resume run takes from the interrupted run; giving another value is an error.
+RECORDED = ("status", "classes", "class_map", "sources", "split", "seed", "input_size", "arch", "batch", "lr",
+            "optimizer", "schedule", "class_weights", "precision")
+
+
+def _list_archs() -> None:
+    counts = archs.parameter_counts(48, 7)
+    click.echo(f"{'architecture':<12}  {'params':>10}  {'for':<3}  recipe (epochs, batch, optimizer, lr, schedule)")
+    for name, r in archs.RECIPES.items():
+        mark = " (default)" if name == archs.DEFAULT_ARCH else ""
+        click.echo(f"{name:<12}  {counts[name]:>10,}  {r.device:<3}  {r.epochs}, {r.batch}, {r.optimizer}, {r.lr:g}, "
+                   f"{r.schedule}: {r.summary}{mark}")
+    click.echo("(parameters at 48x48 input and 7 classes)")
+
+
+@click.command(
+    "fit",
+    epilog="""\b
+Examples:
+  train fit --out models/fer --split keep --source fer2013      # FER2013 Training / PublicTest
+  train fit --out models/mine --status confirmed --split 80/10/10 --seed 1
+  train fit --out models/three --classes happy,sad,neutral --map disgust=angry
+  train fit --out models/big --arch resnet9-32 --epochs 40 --input-size 100
+  train fit --out models/fer --resume                            # after Ctrl-C
+  train fit --arch list                                          # architectures, parameter counts
+\b
+OUT gets model.keras (the best epoch by validation accuracy), model.json (classes, input size,
+preprocessing, recipe, seed, selection with its snapshot hash and split hashes, versions, metrics,
+time, machine), history.csv, curves.png, confusion.png and report.txt; the model is registered
+in the catalog (`train list`). Ctrl-C stops at the end of the epoch and keeps the best model so
+far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat).
+""",
+)
+@click.version_option(package_name="facecat")
+@catalog_options
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR", help="The model directory to write (models/NAME).")
+@click.option("--status", type=click.Choice(STATUSES), default="labeled", show_default=True,
+              help="labeled: has a label and is not deleted; confirmed: reviewed and kept.")
+@click.option("--classes", metavar="A,B,...", help="Keep only these classes (names after --map), in this output order.")
+@click.option("--map", "class_map", metavar="OLD=NEW,...", help="Rename classes (disgust=angry) or drop them (contempt=).")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only faces from this source (repeatable).")
+@click.option("--split", default="80/10/10", show_default=True, metavar="T/V/T|keep",
+              help="Train/val/test shares (stratified, duplicate groups kept together, as `curate export`), "
+                   "or keep: the faces' split hints (FER2013 Usage: Training, PublicTest = val, PrivateTest = test).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the weights and the shuffling.")
+@click.option("--input-size", type=click.Choice(["48", "100"]), default="48", show_default=True,
+              help="Side of the faces the network sees (48: FER2013's size, fast; 100: the catalog's crops).")
+@click.option("--arch", default=archs.DEFAULT_ARCH, show_default=True, metavar="NAME",
+              help="Architecture; `--arch list` lists them.")
+@click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="Epochs [default: the architecture's recipe].")
+@click.option("--batch", type=click.IntRange(1, 4096), default=None, help="Batch size [default: the recipe's].")
+@click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None, help="Peak learning rate [default: the recipe's].")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="Optimizer [default: the recipe's; rmsprop for the CPU default].")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
+              help="cosine: warm-up then cosine decay; plateau: ReduceLROnPlateau [default: the recipe's].")
+@click.option("--class-weights/--no-class-weights", "class_weights", default=False, show_default=True,
+              help="Weight each class by n/(K*count) in the loss. Off by default: on FER2013 they cost 3 points of "
+                   "accuracy and gained no macro-F1 (BENCHMARKS.md).")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions, else float32.")
+@click.option("--resume", is_flag=True, help="Carry on an interrupted run in OUT, with its recorded options.")
+@click.option("--force", is_flag=True, help="Replace the model already in OUT.")
+@click.option("--no-cache", is_flag=True, help="Decode the faces again instead of reading the cache (and do not write it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@user_errors
+@on_interrupt(INTERRUPTED)
+def fit_command(ctx: click.Context, catalog_location, store, out, status, classes, class_map, sources, split, seed,
+                input_size, arch, epochs, batch, lr, optimizer, schedule, class_weights, precision, resume, force,
+                no_cache, as_json) -> None:
+    """Train a CNN on the catalog's labeled faces and register it.
+
+    Faces are chosen and split by curation's selection module, exactly as `curate export` chooses
+    them, so an export and a model of the same options hold the same faces in the same splits.
+    The same seed and data on the same machine give the same model.
+    """
+    if arch == "list":
+        _list_archs()
+        return
+    if out is None:
+        raise click.UsageError("--out DIR is required (the model directory to write)")
+    from training.fit import FIT_FILE, FitConfig, run_fit  # TensorFlow from here on
+
+    if resume:
+        cfg = _recorded(ctx, out / FIT_FILE)
+        cfg = dataclasses.replace(cfg, out=out, epochs=epochs or cfg.epochs)
+    else:
+        spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
+                             sources=tuple(sources) or None, split=split, seed=seed)
+        cfg = FitConfig(out=out, spec=spec, input_size=int(input_size), arch=arch, epochs=epochs, batch=batch, lr=lr,
+                        optimizer=optimizer, schedule=schedule, class_weights=class_weights,
+                        precision=precision, use_cache=not no_cache)
+    with open_for_command(catalog_location, store) as cat:
+        with progress(desc="decoding faces", unit="face") as bar:
+            result = run_fit(cat, cfg, resume=resume, force=force, bar=bar)
+    _show(result, as_json)
+
+
+def _recorded(ctx: click.Context, path: Path):
+    from training.fit import FitConfig
+
+    try:
+        cfg = FitConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise UserError(f"nothing to resume in {path.parent}: no interrupted run there") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"cannot resume from {path}: {exc}") from None
+    given = [n for n in RECORDED if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
+    if given:
+        names = ", ".join("--" + n.replace("_", "-").replace("class-map", "map").replace("sources", "source")
+                          for n in given)
+        raise UserError(f"--resume carries on with the interrupted run's own options; leave out {names} "
+                        "(only --epochs may change)")
+    return cfg
+
+
+def _show(r, as_json: bool) -> None:
+    if as_json:
+        print_json({"path": str(r.out), "model_id": r.model_id, "classes": r.classes, "counts": r.counts,
+                    "metrics": r.metrics, "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
+                    "stopped": r.stopped, "seconds": round(r.seconds, 1), "cpu_seconds": round(r.cpu_seconds, 1),
+                    "cache_hit": r.cache_hit, "precision": r.precision})
+        return
+    faces = {s: sum(r.counts[s].values()) for s in r.counts}
+    click.echo(f"model {r.model_id} written to {r.out}: {len(r.classes)} classes, {faces['train']:,} training, "
+               f"{faces['val']:,} validation, {faces['test']:,} test faces")
+    click.echo(f"{r.stopped} after {r.epochs_run} epochs (best: epoch {r.best_epoch}) in {r.seconds / 60:.1f} min "
+               f"({r.cpu_seconds / 60:.1f} min CPU, {r.precision}, faces {'from the cache' if r.cache_hit else 'decoded'})")
+    for s in ("val", "test"):
+        if s in r.metrics and "accuracy" in r.metrics[s]:
+            m = r.metrics[s]
+            click.echo(f"  {s:<4} accuracy {m['accuracy']:.1%}  macro-F1 {m['macro_f1']:.3f}  ({m['faces']:,} faces)")
+    if r.stopped == "interrupted":
+        click.echo(f"interrupted: the best model so far is kept; `train fit --out {r.out} --resume` carries on")
