@@ -103,6 +103,24 @@ def _check_listening(address: str) -> None:
                             "or check the address)") from None
 
 
+def _cluster_events_to_stderr() -> None:
+    """Ray prints cluster events (a node lost, a task retried) on the driver's stdout, which a
+    command's --json output shares: they go to stderr, beside the progress bar."""
+    try:
+        from ray._private import worker
+    except ImportError:  # a Ray without this module: its messages stay where Ray puts them
+        return
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "facecat_stderr", False):
+        return
+
+    def to_stderr(data, ignore_prefix: bool):
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.facecat_stderr = True
+    worker.print_to_stdstream = to_stderr
+
+
 class RayCluster:
     """One command's connection to Ray: map batches over the cluster, count its workers."""
 
@@ -124,6 +142,7 @@ class RayCluster:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ExecutorError(f"cannot connect to Ray at {address or 'a new local instance'}: "
                                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+        _cluster_events_to_stderr()
         self.address = address or "local instance"
         self._remote = ray.remote(max_retries=TASK_RETRIES, retry_exceptions=False)(_run_batch)
         self._cpus, self._cpus_at = 0, 0.0
