@@ -72,7 +72,7 @@ def fail(message: str) -> None:
 
 
 def parse_args() -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="scripts/demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="Data: FACECAT_SHARED_DATA names ../shared/data elsewhere.")
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("FACECAT_DEMO_OUT", REPO / "demo-out")),
@@ -81,7 +81,7 @@ def parse_args() -> argparse.Namespace:
                     help="your FER2013: a folder with train/ and test/ class folders, or Kaggle's fer2013.csv")
     ap.add_argument("--no-shared", action="store_true", help="ignore ../shared/data: what a fresh clone has")
     ap.add_argument("--full", action="store_true",
-                    help="all of FER2013 (not a sample) and the full training recipe (about 30 min on 2 cores)")
+                    help="all of FER2013 (not a sample) and the architecture's full recipe (train fit --arch list; most of an hour on 2 cores)")
     ap.add_argument("--epochs", type=int, help=f"training epochs (default {FIT_EPOCHS}; --full: the recipe's)")
     return ap.parse_args()
 
@@ -150,7 +150,9 @@ def disk_use(path: Path) -> int:
 
 def main() -> None:
     args = parse_args()
-    out = args.out.resolve()
+    resolved = args.out.resolve()
+    # Paths under the working directory are shown (and passed) relative to it: shorter to read and copy.
+    out = Path(os.path.relpath(resolved)) if resolved.is_relative_to(Path.cwd()) else resolved
     shared = Path(os.environ.get("FACECAT_SHARED_DATA", REPO.parent / "shared" / "data"))
     have_shared = not args.no_shared and shared.is_dir()
     fer_src = args.fer2013 or (shared / "fer2013" if have_shared and (shared / "fer2013").is_dir() else None)
@@ -170,7 +172,7 @@ def main() -> None:
         photos["happy" if i % 2 == 0 else "neutral"].append(p)
 
     if out.exists():
-        if out == REPO or out in REPO.parents or (out / ".git").exists():
+        if resolved == REPO or resolved in REPO.parents or (out / ".git").exists():
             fail(f"--out {out} is not a demo folder")
         shutil.rmtree(out)
     (out / "data").mkdir(parents=True)
@@ -258,10 +260,10 @@ def main() -> None:
     d.title("Where the catalog stands")
     d.run("curate", "stats", "--plot", str(out / "plots" / "balance.png"))
     d.title("Report")
-    report(out, model, time.perf_counter() - d.started, fer_src is not None, suggest)
+    report(out, model, time.perf_counter() - d.started, fer_src is not None, suggest, fit[2:])
 
 
-def report(out: Path, model: Path, seconds: float, with_fer: bool, suggested: bool) -> None:
+def report(out: Path, model: Path, seconds: float, with_fer: bool, suggested: bool, fit_args: list[str]) -> None:
     catalog = out / "catalog"
     card = json.loads((model / "model.json").read_text())
     manifest = json.loads((out / "export" / "manifest.json").read_text())
@@ -303,7 +305,8 @@ Next:
   label --catalog {rel(catalog)}                     # review the faces yourself (the demo confirmed the scraped ones unseen)""")
     if suggested:
         print(f"  label --catalog {rel(catalog)} --order self_confidence   # likely mislabeled first, by the model's suggestions")
-    print(f"""  train fit --catalog {rel(catalog)} --out models/mine --force   # retrain on what you reviewed
+    same = " ".join(a for a in fit_args[2:])  # the demo's options but --out: compare needs the same split
+    print(f"""  train fit --catalog {rel(catalog)} --out models/mine {same}   # retrain on what you reviewed
   train compare {rel(model)} models/mine --catalog {rel(catalog)}   # the two models on the same held-out faces
   scrape "surprised face" --catalog {rel(catalog)}   # real image search: grow the catalog""")
 
