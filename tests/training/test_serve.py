@@ -118,7 +118,21 @@ def test_bad_input_gets_a_clear_answer(server, shared_data):
     assert r.status_code == 415  # the form's only file is not an image
     r = requests.post(server + "predict", files={"image": (None, "just a field")}, timeout=30)  # multipart, no file
     assert r.status_code == 400 and "the form has no file" in r.json()["error"]
-    assert requests.get(server + "predict", timeout=10).status_code == 405
+    # The wrong content type: a form that is not one, JSON instead of an image.
+    r = requests.post(server + "predict", data=photo(shared_data).read_bytes(), headers={"Content-Type": "multipart/form-data"},
+                      timeout=30)
+    assert r.status_code == 400 and "the form cannot be read" in r.json()["error"]
+    r = requests.post(server + "predict", json={"image": "two_people.jpg"}, timeout=30)
+    assert r.status_code == 415 and "not an image" in r.json()["error"]
+    # curl --data-binary says application/x-www-form-urlencoded: the bytes decide, not the label.
+    r = requests.post(server + "predict", data=photo(shared_data).read_bytes(),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=60)
+    assert r.status_code == 200 and len(r.json()["faces"]) == 2
+    # Starlette's own refusals, in the API's shape.
+    r = requests.get(server + "predict", timeout=10)
+    assert r.status_code == 405 and "GET is not allowed on /predict" in r.json()["error"]
+    r = requests.post(server + "predcit", data=b"x", timeout=10)
+    assert r.status_code == 404 and "no such page: /predcit" in r.json()["error"]
     assert up(server)
 
 
@@ -204,6 +218,16 @@ def test_it_binds_to_localhost_and_says_when_the_port_is_taken(trained, server):
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in r.stderr and "--port" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_corrupt_or_missing_model_is_one_line(model_copy, tmp_path):
+    (model_copy / "model.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    for models, message in (([model_copy], "cannot read"), ([tmp_path / "nowhere"], "no model")):
+        r = subprocess.run([sys.executable, "-m", "training.cli", "serve", *map(str, models), "--port", "0"],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
+        assert r.stdout == ""  # it never said it was serving
 
 
 def test_the_page_in_chromium(server, trained, shared_data, tmp_path):

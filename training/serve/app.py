@@ -10,7 +10,8 @@
     GET  /health    {"ok": true}
 
 Every refusal is a JSON {"error": "..."} with its status: 400 (no image, a bad query), 408 (the body
-did not arrive in time), 413 (the body or the image is too large), 415 (not an image). The body
+did not arrive in time), 413 (the body or the image is too large), 415 (not an image); an unknown
+path is 404 and a wrong method 405, in the same shape. The body
 is read here, against a size limit and a deadline (uvicorn buffers none of it for us); slow
 headers are the protocol's business (training/serve/protocol.py).
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -119,7 +121,14 @@ def create_app(predictor: Predictor) -> Starlette:
             return Response(status_code=400)  # nobody is there to read it
         return JSONResponse(result)
 
-    return Starlette(routes=[
+    async def refused(request: Request, exc: HTTPException) -> Response:
+        # Starlette's own refusals (an unknown path, a GET of /predict) in the API's shape, not plain text.
+        what = {404: f"no such page: {request.url.path} (the API is POST /predict; see GET /api)",
+                405: f"{request.method} is not allowed on {request.url.path} (send the image with POST)"}
+        return JSONResponse({"error": what.get(exc.status_code, exc.detail)}, status_code=exc.status_code,
+                            headers=exc.headers)
+
+    return Starlette(exception_handlers={HTTPException: refused}, routes=[
         Route("/", home),
         Route("/api", api),
         Route("/health", health),
