@@ -30,6 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from training.colours import class_colours
 from training.serve.predictor import BadImage, Predictor
 
 HERE = Path(__file__).parent
@@ -92,7 +93,8 @@ async def image_bytes(request: Request, body: bytes) -> tuple[bytes, str]:
 
 def create_app(predictor: Predictor) -> Starlette:
     limits = predictor.limits
-    info = {**predictor.ens.describe(), "tta": predictor.tta, "limits": limits.as_dict(),
+    info = {**predictor.ens.describe(), "colours": class_colours(predictor.ens.classes), "tta": predictor.tta,
+            "limits": limits.as_dict(),
             "endpoints": {"POST /predict": "an image -> its faces and their class probabilities",
                           "GET /api": "this", "GET /health": "liveness"}}
     page = _page(info)

@@ -2,13 +2,12 @@
 "use strict";
 
 const config = JSON.parse(document.getElementById("config").textContent);
-const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const $ = (id) => document.getElementById(id);
 let current = null;  // the File shown
 let shownUrl = null;
 
 function colour(label) {
-  return palette[Math.max(0, config.classes.indexOf(label)) % palette.length];
+  return config.colours[label] || "#2f7d32";  // the server's colours: the same as in annotated video
 }
 
 function status(text, error = false) {
