@@ -22,11 +22,15 @@ import numpy as np
 
 from curation.faces import FaceFinder, FoundFace
 from training import photos
+from training.colours import bgr, class_colours
 from training.ensemble import Ensemble
 from training.errors import TrainingError
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # an absent camera is our one-line error, not OpenCV's warnings
 import cv2  # noqa: E402
+
+# The variable is read when cv2 is first imported, which may have been elsewhere (training/capture.py).
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 MATCH_IOU = 0.3  # a face found again overlaps its box of the last detection by at least this much
 CAMERA_FPS = 30.0  # what a camera that does not say is taken to give
@@ -167,22 +171,18 @@ def frames_with_faces(source: VideoSource, ens: Ensemble, finder: FaceFinder, ev
 
 # --- what is written -----------------------------------------------------------------------------------
 
-# One colour per class (BGR), in the ensemble's class order: matplotlib's tab10.
-PALETTE = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148), (75, 86, 140),
-           (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23)]
-
-
 def annotate(frame: Frame, classes: list[str]) -> np.ndarray:
     """A copy of the frame with each face's box in its class colour, 'id class p%' above it and
     its three most probable classes as small bars below."""
     img = frame.bgr.copy()
     h, w = img.shape[:2]
+    palette = [bgr(c) for c in class_colours(classes).values()]
     font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.45, w / 1400)
     thick = max(1, round(w / 640))
     for tr in frame.faces:
         left, top, bw, bh = tr.bbox
         k = int(tr.probabilities.argmax())
-        colour = PALETTE[k % len(PALETTE)]
+        colour = palette[k]
         cv2.rectangle(img, (left, top), (left + bw, top + bh), colour, 2 * thick)
         text = f"{tr.id} {classes[k]} {tr.probabilities[k]:.0%}"
         (tw, th), base = cv2.getTextSize(text, font, scale, thick)
@@ -196,7 +196,7 @@ def annotate(frame: Frame, classes: list[str]) -> np.ndarray:
             yy = y0 + j * row
             p = float(tr.probabilities[c])
             cv2.rectangle(img, (left, yy), (left + bar_w, yy + row - 3), (40, 40, 40), -1)
-            cv2.rectangle(img, (left, yy), (left + round(bar_w * p), yy + row - 3), PALETTE[c % len(PALETTE)], -1)
+            cv2.rectangle(img, (left, yy), (left + round(bar_w * p), yy + row - 3), palette[c], -1)
             cv2.putText(img, f"{classes[c]} {p:.0%}", (left + 3, yy + row - 6), font, scale * 0.8, (255, 255, 255),
                         1, cv2.LINE_AA)
     return img

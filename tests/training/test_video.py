@@ -167,3 +167,11 @@ def test_show_without_a_display_says_so(trained, clip):
     r = subprocess.run([sys.executable, "-m", "training.cli", "predict", str(trained[0]), "--video", str(clip), "--show"],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 1 and "--show needs a display" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_absent_camera_is_one_line_on_the_real_stderr(trained, tmp_path):
+    # OpenCV's own warnings go to file descriptor 2, past click's capture: only a real process shows them.
+    r = subprocess.run([sys.executable, "-m", "training.cli", "predict", str(trained[0]), "--camera", "57",
+                        "--csv", str(tmp_path / "t.csv")], capture_output=True, text=True, timeout=300)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: camera 57 cannot be opened"), r.stderr
