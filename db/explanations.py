@@ -4,10 +4,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from db import models as m
+from db.registry import upsert
 from db.types import ExplanationRow, NewExplanation
 
 BATCH = 500  # PNGs of a few KB each: a statement stays small
@@ -22,13 +21,8 @@ class ExplanationsMixin:
         rows = [{"model_id": model_id, "face_id": e.face_id, "label": e.label, "method": e.method, "png": e.png,
                  "created_at": m.utcnow()} for e in explanations]
         with self._writing() as conn:
-            ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            for i in range(0, len(rows), BATCH):
-                stmt = ins(m.FaceExplanation)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["model_id", "face_id"],
-                    set_={c: stmt.excluded[c] for c in ("label", "method", "png", "created_at")})
-                conn.execute(stmt, rows[i:i + BATCH])
+            upsert(conn, m.FaceExplanation, rows, ("model_id", "face_id"), ("label", "method", "png", "created_at"),
+                   batch=BATCH)
         return len(rows)
 
     def explanation(self, model_id: int, face_id: int) -> ExplanationRow | None:
