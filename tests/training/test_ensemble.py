@@ -42,9 +42,18 @@ def reordered(trained, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained100(fer_small, tmp_path_factory):
+def catalog_copy(fer_small, tmp_path_factory):
+    """A copy of fer_small's catalog for the models trained here: they register themselves, and the
+    session's catalog keeps only the `trained` model (tests/training/test_fit.py reads it so)."""
+    dst = tmp_path_factory.mktemp("ensemble-catalog") / "catalog"
+    shutil.copytree(fer_small[0], dst)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def trained100(catalog_copy, tmp_path_factory):
     """A second model at 100x100 input (1 epoch): an ensemble member with another input size."""
-    catalog, _ = fer_small
+    catalog = catalog_copy
     out = tmp_path_factory.mktemp("models100") / "fer100"
     r = invoke(train, ["fit", "--catalog", catalog, "--out", out, "--split", "keep", "--epochs", 1, "--seed", 3,
                        "--input-size", 100])
@@ -82,8 +91,8 @@ def test_members_of_other_input_sizes_get_their_own_faces(trained, trained100, s
     assert differ  # two different models: the average is not just one of them
 
 
-def test_evaluate_and_compare_take_ensembles(fer_small, trained, reordered, trained100):
-    catalog, fer_dir = fer_small
+def test_evaluate_and_compare_take_ensembles(fer_small, catalog_copy, trained, reordered, trained100):
+    catalog, fer_dir = catalog_copy, fer_small[1]
     where = ["--folders", fer_dir / "test"]
     single = json.loads(invoke(train, ["evaluate", trained[0], *where, "--json"]).stdout)
     r = invoke(train, ["evaluate", trained[0], reordered, *where, "--json"])
@@ -99,8 +108,8 @@ def test_evaluate_and_compare_take_ensembles(fer_small, trained, reordered, trai
     assert r.exit_code == 0 and f"{trained[0].name}+{trained100.name}" in r.stdout
 
 
-def test_an_ensemble_of_models_with_other_classes_is_refused(trained, fer_small, tmp_path):
-    catalog, _ = fer_small
+def test_an_ensemble_of_models_with_other_classes_is_refused(trained, catalog_copy, tmp_path):
+    catalog = catalog_copy
     few = tmp_path / "few"
     r = invoke(train, ["fit", "--catalog", catalog, "--out", few, "--split", "keep", "--epochs", 1,
                        "--classes", "happy,sad,neutral"])
