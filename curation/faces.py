@@ -78,17 +78,30 @@ class FaceFinder:
                 round(rect.left() / det_scale), round(rect.top() / det_scale),
                 round(rect.right() / det_scale), round(rect.bottom() / det_scale),
             )
-            left, top = max(0, box.left()), max(0, box.top())
-            right, bottom = min(w - 1, box.right()), min(h - 1, box.bottom())
-            bbox = (round(left / scale), round(top / scale),
-                    round((right - left + 1) / scale), round((bottom - top + 1) / scale))
-            if min(bbox[2], bbox[3]) < s.min_face:
-                continue
-            shape = self._shape(gray, box)
-            landmarks = [(round(p.x / scale, 1), round(p.y / scale, 1)) for p in shape.parts()]
-            crop = dlib.get_face_chip(gray, shape, size=s.size, padding=s.padding)
-            faces.append(FoundFace(bbox, round(float(score), 4), landmarks, crop))
+            face = self._at(gray, box, float(score), scale)
+            if min(face.bbox[2], face.bbox[3]) >= s.min_face:
+                faces.append(face)
         return faces
+
+    def align(self, gray: np.ndarray, bbox: tuple[int, int, int, int], scale: float = 1.0,
+              score: float = 0.0) -> FoundFace:
+        """The face inside a known box (left, top, width, height in original pixels), without
+        detecting: landmarks, alignment and crop as find() does them (video carries boxes between
+        the frames it detects on)."""
+        left, top, width, height = (round(v * scale) for v in bbox)
+        return self._at(gray, dlib.rectangle(left, top, left + width - 1, top + height - 1), score, scale)
+
+    def _at(self, gray: np.ndarray, box: dlib.rectangle, score: float, scale: float) -> FoundFace:
+        s = self.settings
+        h, w = gray.shape
+        left, top = max(0, box.left()), max(0, box.top())
+        right, bottom = min(w - 1, box.right()), min(h - 1, box.bottom())
+        bbox = (round(left / scale), round(top / scale),
+                round((right - left + 1) / scale), round((bottom - top + 1) / scale))
+        shape = self._shape(gray, box)
+        landmarks = [(round(p.x / scale, 1), round(p.y / scale, 1)) for p in shape.parts()]
+        crop = dlib.get_face_chip(gray, shape, size=s.size, padding=s.padding)
+        return FoundFace(bbox, round(score, 4), landmarks, crop)
 
     def _detect(self, img: np.ndarray) -> list[tuple[dlib.rectangle, float]]:
         if self.settings.detector == "cnn":

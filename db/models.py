@@ -240,3 +240,17 @@ class Export(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FaceExplanation(Base):
+    """A model's explanation of one face (added by 0007): the PNG a person sees (a Grad-CAM heat map
+    over the face) and the class it explains; written by `train explain`, shown by the labeler."""
+
+    __tablename__ = "face_explanations"
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), primary_key=True, index=True)
+    label: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(32))  # "grad-cam"
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

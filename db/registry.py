@@ -16,6 +16,16 @@ from db.types import ModelInfo, NewModel, NewPrediction, PredictionRow
 
 BATCH = 1000
 
+
+def upsert(conn, table, rows: list[dict], keys: Sequence[str], columns: Sequence[str], batch: int = BATCH) -> None:
+    """Insert rows, or where a row with the same keys exists, replace its columns (SQLite and PostgreSQL)."""
+    ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    for i in range(0, len(rows), batch):
+        stmt = ins(table)
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
+        conn.execute(stmt, rows[i : i + batch])
+
+
 _MODEL_COLUMNS = (m.Model.id, m.Model.name, m.Model.path, m.Model.classes, m.Model.kind, m.Model.params,
                   m.Model.metrics, m.Model.created_at)
 _PREDICTION_COLUMNS = (m.Prediction.model_id, m.Prediction.face_id, m.Prediction.label, m.Prediction.confidence,
@@ -76,15 +86,8 @@ class RegistryMixin:
         A stored prediction's issue flag is reset: flag again after (confident learning reads them)."""
         rows = [prediction_values(model_id, p) for p in predictions]
         with self._writing() as conn:
-            ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-            for i in range(0, len(rows), BATCH):
-                stmt = ins(m.Prediction)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["model_id", "face_id"],
-                    set_={c: stmt.excluded[c] for c in ("label", "confidence", "second_confidence", "probabilities",
-                                                        "in_sample", "issue", "created_at")},
-                )
-                conn.execute(stmt, rows[i : i + BATCH])
+            upsert(conn, m.Prediction, rows, ("model_id", "face_id"),
+                   ("label", "confidence", "second_confidence", "probabilities", "in_sample", "issue", "created_at"))
         return len(rows)
 
     def predictions(self, model_id: int, face_ids: Sequence[int] | None = None) -> dict[int, PredictionRow]:

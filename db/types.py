@@ -446,3 +446,26 @@ class ReviewProgress:
     annotator: str
     day: str  # YYYY-MM-DD
     decisions: int  # label events that day
+
+
+# --- explanations (`train explain`; the labeler shows them) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewExplanation:
+    """A model's explanation of one face: the picture a person sees and the class it explains."""
+
+    face_id: int
+    label: str
+    png: bytes  # the face with the map over it
+    method: str = "grad-cam"
+
+
+@dataclass(frozen=True)
+class ExplanationRow:
+    model_id: int
+    face_id: int
+    label: str
+    method: str
+    png: bytes
+    created_at: datetime

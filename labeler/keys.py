@@ -32,6 +32,7 @@ COMMANDS: list[Binding] = [
     Binding("zoom_in", ("Ctrl++", "Ctrl+="), "Larger thumbnails (also Ctrl+wheel)", VIEW),
     Binding("zoom_out", ("Ctrl+-",), "Smaller thumbnails", VIEW),
     Binding("stats", ("Ctrl+I",), "Statistics: class balance, review progress", VIEW),
+    Binding("explain", ("E",), "Show the model's explanation of the face (its Grad-CAM map, from `train explain`)", VIEW),
     Binding("help", ("?", "F1"), "This list of keys", VIEW),
     Binding("open", ("Ctrl+O",), "Open a catalog (a directory or a PostgreSQL URL)", CATALOG),
     Binding("export", ("Ctrl+E",), "Export the current filter (curate export)", CATALOG),

@@ -1,5 +1,6 @@
-"""The side panel: the current face large, its original photo with the face box, where it came from,
-its annotation, its duplicate group, the model's top three and its history from the audit."""
+"""The side panel: the current face large (or the model's explanation of it: its Grad-CAM map, as
+`train explain` stored it), its original photo with the face box, where it came from, its
+annotation, its duplicate group, the model's top three and its history from the audit."""
 from __future__ import annotations
 
 import html
@@ -8,6 +9,7 @@ from typing import Sequence
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QGridLayout,
     QLabel,
     QProgressBar,
@@ -35,6 +37,7 @@ def _esc(value) -> str:
 
 class SidePanel(QScrollArea):
     face_clicked = Signal(int)  # a duplicate-group member was clicked
+    explain_toggled = Signal(bool)  # the "Explanation" box was clicked
 
     def __init__(self, thumbs: Thumbnails, classes: Sequence[ClassInfo], parent=None):
         super().__init__(parent)
@@ -51,6 +54,15 @@ class SidePanel(QScrollArea):
         self.crop.setFixedSize(CROP_SIDE, CROP_SIDE)
         self.crop.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.crop.setStyleSheet("background:#f1f1f1; border:1px solid #ccc")
+        self.explaining = False
+        self._crop_image: tuple[int, QImage] | None = None  # the large crop, to go back to
+        self._explained: int | None = None  # the face whose explanation is shown
+        self.explain_box = QCheckBox("Explanation (E): what drove the model")
+        self.explain_box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.explain_box.toggled.connect(self.explain_toggled)
+        self.explain_note = self._text()
+        self.explain_note.setStyleSheet("color:#555")
+        self.explain_note.setFixedWidth(PHOTO_SIDE)
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.photo = QLabel("")
@@ -71,8 +83,8 @@ class SidePanel(QScrollArea):
         self.group_grid.setContentsMargins(0, 0, 0, 0)
         self.group_buttons: dict[int, QToolButton] = {}
         self.history = self._text()
-        for w in (self.crop, self.title, self.photo, self.details, self.model_box, self.group_title, self.group_box,
-                  self.history):
+        for w in (self.crop, self.explain_box, self.explain_note, self.title, self.photo, self.details, self.model_box,
+                  self.group_title, self.group_box, self.history):
             lay.addWidget(w, alignment=Qt.AlignmentFlag.AlignHCenter if w in (self.crop, self.photo) else
                           Qt.AlignmentFlag.AlignLeft)
         lay.addStretch(1)
@@ -94,6 +106,11 @@ class SidePanel(QScrollArea):
     def show_item(self, item: Item | None, pending=None) -> None:
         self.item = item
         self.key = None if item is None else item.row.id
+        self._crop_image = None
+        self._explained = None
+        self.explain_box.setVisible(item is not None and not item.is_image)
+        self.explain_note.setText("loading the explanation…" if self.explaining else "")
+        self.explain_note.setVisible(self.explaining and item is not None and not item.is_image)
         self._show_crop()
         self._photo_text("")
         self.history.clear()
@@ -236,9 +253,38 @@ class SidePanel(QScrollArea):
         self.model_note.setText(f"<span style='color:#666'>{', '.join(note)}</span>")
         self.model_note.setVisible(bool(note))
 
+    def set_explaining(self, on: bool) -> None:
+        """Show the explanation instead of the crop (the window fetches it), or the crop again."""
+        self.explaining = on
+        self.explain_box.blockSignals(True)
+        self.explain_box.setChecked(on)
+        self.explain_box.blockSignals(False)
+        face = self.item is not None and not self.item.is_image
+        self.explain_note.setVisible(on and face)
+        if not on:
+            self._explained = None
+            if self._crop_image is not None:
+                self.set_crop(*self._crop_image)
+
+    def set_explanation(self, key: int, image: QImage | None, text: str) -> None:
+        """The stored explanation of the face (None: there is none; text says how to make one)."""
+        if key != self.key or not self.explaining:
+            return
+        self.explain_note.setText(text)
+        self.explain_note.updateGeometry()
+        if image is None or image.isNull():
+            return
+        self._explained = key
+        pix = QPixmap.fromImage(image)
+        pix.setDevicePixelRatio(self.devicePixelRatioF())
+        self.crop.setPixmap(pix)
+
     def set_crop(self, key: int, image: QImage) -> None:
         """The face's crop, large (decoded for the panel off the GUI thread)."""
         if key != self.key:
+            return
+        self._crop_image = (key, image)
+        if self._explained == key:  # the explanation is on show; the crop waits for the box to be unticked
             return
         if image.isNull():
             self.crop.setPixmap(QPixmap())

@@ -37,7 +37,7 @@ from labeler.overlay import KeyOverlay
 from labeler.panel import PHOTO_SIDE, SidePanel
 from labeler.sync import POLL_S, ChangeWatcher
 from labeler.panel import CROP_SIDE
-from labeler.thumbs import ThumbnailLoader, Thumbnails, decode_crops, decode_photos, photo_reader, read_blob, read_photo
+from labeler.thumbs import ThumbnailLoader, Thumbnails, decode_crops, decode_photos, fit, photo_reader, read_blob, read_photo
 from labeler.writer import DecisionWriter, Job, WriteResult
 
 DECISION_COMMANDS = {"confirm": Action.CONFIRM, "delete": Action.DELETE, "uncertain": Action.UNCERTAIN}
@@ -83,6 +83,9 @@ class MainWindow(QMainWindow):
         self.class_names = [c.name for c in self.classes]
         self.models = catalog.models_with_predictions()
         self.model_info = self._pick_model(model)
+        # Explanations (`train explain`) of the model shown, else of the newest model that has some.
+        self.explained_models = catalog.models_with_explanations()
+        self.explaining = str(settings.value("explain", "false")).lower() == "true"
         self.keeper = ClaimKeeper()
         self.spec = FilterSpec()
         self._first_screen_done = False
@@ -127,6 +130,8 @@ class MainWindow(QMainWindow):
 
         self.panel = SidePanel(self.face_thumbs, self.classes)
         self.panel.face_clicked.connect(self.go_to_face)
+        self.panel.set_explaining(self.explaining)
+        self.panel.explain_toggled.connect(self.set_explaining)
         self.filterbar = FilterBar()
         self.filterbar.changed.connect(self.relist)
         self.filterbar.done.connect(lambda: self.view.setFocus())
@@ -231,6 +236,7 @@ class MainWindow(QMainWindow):
             "zoom_in": lambda: self.zoom_by(1), "zoom_out": lambda: self.zoom_by(-1),
             "stats": self.show_stats, "help": self.overlay.toggle, "open": self.ask_open,
             "export": self.ask_export, "annotator": self.change_annotator, "quit": self.close,
+            "explain": lambda: self.set_explaining(not self.explaining),
         }
         for b in bindings:
             act = QAction(b.text, self)
@@ -247,6 +253,11 @@ class MainWindow(QMainWindow):
                 act.triggered.connect(lambda _=False, a=DECISION_COMMANDS[b.command]: self.decide(a))
                 act.setIconText({"confirm": "Enter  confirm", "delete": "Del  delete",
                                  "uncertain": "U  uncertain"}[b.command])
+                self._grid_action(act)
+            elif b.command == "explain":  # a plain letter: the grid's, so typing E in the filter bar is just an E
+                act.setCheckable(True)
+                act.setChecked(self.explaining)
+                act.triggered.connect(handlers[b.command])
                 self._grid_action(act)
             else:
                 act.triggered.connect(handlers[b.command])
@@ -276,7 +287,7 @@ class MainWindow(QMainWindow):
         decide.addAction(a["undo"])
         decide.addAction(a["redo"])
         view = self.menuBar().addMenu("&View")
-        for k in ("filter", "refresh", "zoom_in", "zoom_out"):
+        for k in ("filter", "refresh", "zoom_in", "zoom_out", "explain"):
             view.addAction(a[k])
         models = view.addMenu("Model predictions")
         group = QActionGroup(self)
@@ -358,6 +369,21 @@ class MainWindow(QMainWindow):
     def set_model(self, info) -> None:
         self.model_info = info
         self.relist(self.spec)
+
+    def explanation_model(self):
+        if self.model_info is not None:
+            return self.model_info
+        return self.explained_models[0] if self.explained_models else None
+
+    def set_explaining(self, on: bool) -> None:
+        """The side panel shows the model's explanation (Grad-CAM map) of the face instead of its crop."""
+        self.explaining = bool(on)
+        self.settings.setValue("explain", "true" if self.explaining else "false")
+        self.panel.set_explaining(self.explaining)
+        act = self.actions.get("explain")
+        if act is not None and act.isChecked() != self.explaining:
+            act.setChecked(self.explaining)
+        self._panel_timer.start()
 
     def _fetch_items(self, ids: list[int]) -> dict[int, Item]:
         """Rows for a page of ids (faces with the model's prediction, or images)."""
@@ -579,6 +605,8 @@ class MainWindow(QMainWindow):
         elif kind == "crop":
             fid, image = result
             self.panel.set_crop(fid, image)
+        elif kind == "explain":
+            self.panel.set_explanation(*result)
         elif kind == "history":
             fid, events = result
             self.panel.set_history(fid, events)
@@ -691,10 +719,31 @@ class MainWindow(QMainWindow):
         self._background("photo", photo)
         side = round((CROP_SIDE - 4) * self.devicePixelRatioF())
         self._background("crop", lambda: (key, decode_crops(self.catalog, [key], side)[key]))
+        if self.explaining:
+            self._explain(key, side)
         self._background("history", lambda: (key, self.catalog.label_events(key)))
         if row.dup_group is not None:
             group = row.dup_group
             self._background("group", lambda: (key, self.catalog.duplicate_group(group)))
+
+    def _explain(self, key: int, side: int) -> None:
+        info = self.explanation_model()
+        if info is None:
+            self.panel.set_explanation(key, None, "No model in this catalog has explanations: train one "
+                                       "(`train fit`), then `train explain MODEL --catalog ...`.")
+            return
+        catalog, display = self.catalog, self.catalog.display
+
+        def load():
+            row = catalog.explanation(info.id, key)
+            if row is None:
+                return key, None, (f"No explanation of face {key} by model {info.name} yet. Make one with "
+                                   f"<code>train explain {info.name} --catalog {display} --face {key}</code> "
+                                   f"(or for many faces: --source NAME, --status unreviewed).")
+            return key, fit(QImage.fromData(row.png), side), (
+                f"Grad-CAM of model {info.name}: what drove <b>{row.label}</b> (red: most).")
+
+        self._background("explain", load)
 
     def _load_photo(self, key: int, rel: str | None, bbox, width: int | None):
         if rel is None:

@@ -18,6 +18,9 @@ Examples:
   train predict models/fer photo.jpg --plot photo-emotions.png
   train export models/fer --tflite fer.tflite --int8
   train compare models/fer models/fer-nocw --split val
+  train predict models/fer --video clip.mp4 --out annotated.mp4 --every 3
+  train serve models/fer                                        # http://127.0.0.1:8000/
+  train explain models/fer --source fer2013 --limit 500         # Grad-CAM maps for the labeler
   train list
 """,
 )
@@ -32,8 +35,11 @@ from training.cli_predict import predict_command  # noqa: E402
 from training.cli_export import export_command  # noqa: E402
 from training.cli_compare import compare_command  # noqa: E402
 from training.cli_list import list_command  # noqa: E402
+from training.cli_serve import serve_command  # noqa: E402
+from training.cli_explain import explain_command  # noqa: E402
 
-for _command in (fit_command, evaluate_command, predict_command, export_command, compare_command, list_command):
+for _command in (fit_command, evaluate_command, predict_command, export_command, compare_command, list_command,
+                 serve_command, explain_command):
     main.add_command(_command)
 
 

@@ -38,6 +38,14 @@ def load_model(model: str, catalog: LazyCatalog):
     return modelio.load(model, catalog.lookup)
 
 
+def load_ensemble(models, catalog: LazyCatalog):
+    """MODEL... (each a directory, a name or id from `train list`, or several joined with '+') as one
+    ensemble; a single model is an ensemble of one."""
+    from training import ensemble
+
+    return ensemble.load(models, catalog.lookup)
+
+
 def input_options(func):
     """--split, --source, --csv, --usage, --folders, --crop, --map: which faces to score."""
     for opt in reversed([

@@ -99,22 +99,28 @@ def fit_command(ctx: click.Context, catalog_location, store, out, status, classe
         raise click.UsageError("--out DIR is required (the model directory to write)")
     from training.fit import FIT_FILE, FitConfig, run_fit  # TensorFlow from here on
 
+    spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
+                         sources=tuple(sources) or None, split=split, seed=seed)
+    cfg = FitConfig(out=out, spec=spec, input_size=int(input_size), arch=arch, epochs=epochs, batch=batch, lr=lr,
+                    optimizer=optimizer, schedule=schedule, class_weights=class_weights,
+                    precision=precision, use_cache=not no_cache)
     if resume:
-        cfg = _recorded(ctx, out / FIT_FILE)
-        cfg = dataclasses.replace(cfg, out=out, epochs=epochs or cfg.epochs)
-    else:
-        spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
-                             sources=tuple(sources) or None, split=split, seed=seed)
-        cfg = FitConfig(out=out, spec=spec, input_size=int(input_size), arch=arch, epochs=epochs, batch=batch, lr=lr,
-                        optimizer=optimizer, schedule=schedule, class_weights=class_weights,
-                        precision=precision, use_cache=not no_cache)
+        recorded = _recorded(ctx, out / FIT_FILE, cfg)
+        cfg = dataclasses.replace(recorded, out=out, epochs=epochs or recorded.epochs)
     with open_for_command(catalog_location, store) as cat:
         with progress(desc="decoding faces", unit="face") as bar:
             result = run_fit(cat, cfg, resume=resume, force=force, bar=bar)
     _show(result, as_json)
 
 
-def _recorded(ctx: click.Context, path: Path):
+def _option_value(cfg, name: str):
+    """The value of fit's option `name` in a FitConfig (the selection's options are in its spec)."""
+    return getattr(cfg.spec, name) if hasattr(cfg.spec, name) else getattr(cfg, name)
+
+
+def _recorded(ctx: click.Context, path: Path, given_cfg):
+    """The interrupted run's FitConfig; options given again must say what it recorded (the same
+    command plus --resume carries on; another value is refused, not silently ignored)."""
     from training.fit import FitConfig
 
     try:
@@ -124,11 +130,12 @@ def _recorded(ctx: click.Context, path: Path):
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot resume from {path}: {exc}") from None
     given = [n for n in RECORDED if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
-    if given:
-        names = ", ".join("--" + n.replace("_", "-").replace("class-map", "map").replace("sources", "source")
-                          for n in given)
-        raise UserError(f"--resume carries on with the interrupted run's own options; leave out {names} "
-                        "(only --epochs may change)")
+    changed = [n for n in given if _option_value(given_cfg, n) != _option_value(cfg, n)]
+    if changed:
+        names = ", ".join(f"--{n.replace('_', '-').replace('class-map', 'map').replace('sources', 'source')} "
+                          f"(it was {_option_value(cfg, n)!r})" for n in changed)
+        raise UserError(f"--resume carries on with the interrupted run's own options; leave out or give as "
+                        f"recorded {names} (only --epochs may change)")
     return cfg
 
 

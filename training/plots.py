@@ -2,7 +2,8 @@
 
 - curves.png: loss and accuracy per epoch, train and validation, the best epoch marked;
 - confusion.png: the confusion matrix normalised by true class, with the counts, class names on both axes;
-- a photo with each face's box and top class, beside a probability bar chart per face (predict --plot);
+- a photo with each face's box and top class, beside a probability bar chart per face (predict --plot),
+  with --explain each face's Grad-CAM map too;
 - a grid of the most confident mistakes, each face with its label and the prediction (--plot-errors).
 """
 from __future__ import annotations
@@ -67,14 +68,18 @@ def confusion(matrix: np.ndarray, classes: Sequence[str], path: Path, title: str
     plt.close(fig)
 
 
-def predictions(gray: np.ndarray, faces: Sequence[dict], classes: Sequence[str], path: Path, title: str = "") -> None:
+def predictions(gray: np.ndarray, faces: Sequence[dict], classes: Sequence[str], path: Path, title: str = "",
+                explanations: Sequence[np.ndarray] | None = None, explained: Sequence[str] | None = None) -> None:
     """The photo with numbered boxes and top labels, and one probability bar chart per face.
 
     faces: {"bbox": (left, top, width, height), "probabilities": {class: p}} in original pixels.
+    explanations: per face an RGB picture (the aligned face with its Grad-CAM map, explain.overlay),
+    drawn beside its bars; explained: the class each map is for.
     """
     n = max(len(faces), 1)
-    fig = plt.figure(figsize=(12, max(4.5, 1.6 * n + 1)), layout="constrained")
-    grid = fig.add_gridspec(n, 2, width_ratios=[1.6, 1])
+    shown = bool(explanations) and len(faces) > 0
+    fig = plt.figure(figsize=(14 if shown else 12, max(4.5, (2.0 if shown else 1.6) * n + 1)), layout="constrained")
+    grid = fig.add_gridspec(n, 3 if shown else 2, width_ratios=[1.6, 0.45, 1] if shown else [1.6, 1])
     ax_img = fig.add_subplot(grid[:, 0])
     ax_img.imshow(gray, cmap="gray", vmin=0, vmax=255)
     ax_img.set_axis_off()
@@ -85,7 +90,13 @@ def predictions(gray: np.ndarray, faces: Sequence[dict], classes: Sequence[str],
         ax_img.add_patch(plt.Rectangle((left, top), w, h, fill=False, color="lime", lw=line))
         ax_img.text(left, top - 4, f"{i + 1}: {best} {face['probabilities'][best]:.0%}", color="black",
                     fontsize=10, va="bottom", bbox={"facecolor": "lime", "alpha": 0.85, "pad": 1.5, "lw": 0})
-        ax = fig.add_subplot(grid[i, 1])
+        if shown:
+            ax_cam = fig.add_subplot(grid[i, 1])
+            ax_cam.imshow(explanations[i])
+            ax_cam.set_xticks([])
+            ax_cam.set_yticks([])
+            ax_cam.set_title(f"face {i + 1}: why {explained[i] if explained else best}", fontsize=9, loc="left")
+        ax = fig.add_subplot(grid[i, 2 if shown else 1])
         probs = [face["probabilities"].get(k, 0.0) for k in classes]
         colors = ["tab:green" if k == best else "tab:gray" for k in classes]
         ax.barh(range(len(classes)), probs, color=colors)

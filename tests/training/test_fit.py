@@ -113,3 +113,22 @@ def test_arch_list_prints_parameter_counts():
     r = invoke(train, ["fit", "--arch", "list"])
     assert r.exit_code == 0
     assert "vgg-small" in r.output and "1,167,015" in r.output and "vgg-kc" in r.output
+
+
+def test_resume_takes_the_first_command_again_and_refuses_another_value(tmp_path):
+    from training.fit import FIT_FILE, FitConfig
+
+    out = tmp_path / "run"
+    out.mkdir()
+    recorded = FitConfig(out=out, spec=SelectionSpec(sources=("fer2013",), split="keep", seed=2), epochs=10)
+    (out / FIT_FILE).write_text(json.dumps(recorded.as_dict()))
+    first = ["fit", "--catalog", tmp_path / "no-catalog", "--out", out, "--split", "keep", "--source", "fer2013",
+             "--seed", 2, "--epochs", 10]
+    # The same command plus --resume gets past the options, to the (here missing) catalog.
+    r = invoke(train, first + ["--resume"])
+    assert r.exit_code == 1 and "--resume" not in r.output and "no-catalog" in r.output, r.output
+    r = invoke(train, first[:5] + ["--resume"])  # or only where it is
+    assert r.exit_code == 1 and "--resume" not in r.output and "no-catalog" in r.output, r.output
+    r = invoke(train, first[:5] + ["--seed", 3, "--split", "keep", "--resume"])
+    assert r.exit_code == 1 and "leave out or give as recorded --seed (it was 2)" in r.output, r.output
+    assert "--split" not in r.output
