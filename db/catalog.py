@@ -15,6 +15,7 @@ from db.blobs import BlobStore
 from db.browse import BrowseMixin
 from db.errors import CatalogError, database_error_message
 from db.ingest import IngestMixin
+from db.issues import IssuesMixin
 from db.location import CatalogLocation, prepare_directory, prepare_store, resolve
 from db.queries import QueriesMixin
 from db.registry import RegistryMixin
@@ -36,7 +37,8 @@ PG_CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer queues for the lock; FACECAT_SQLITE_BUSY_MS overrides
 
 
-class Catalog(IngestMixin, QueriesMixin, BrowseMixin, AnnotationsMixin, ReviewMixin, RegistryMixin):
+class Catalog(IngestMixin, QueriesMixin, BrowseMixin, AnnotationsMixin, ReviewMixin, RegistryMixin,
+              IssuesMixin):
     """The repository API every stage uses. Stages write no SQL of their own.
 
     Writes go through `_writing()`: on SQLite it takes the write lock up front (BEGIN IMMEDIATE) so

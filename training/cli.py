@@ -19,6 +19,8 @@ Examples:
   train export models/fer --tflite fer.tflite --int8
   train compare models/fer models/fer-nocw --split val
   train list
+  train suggest --cross-val 5 --out runs/cv5 --source fer2013   # out-of-fold predictions, label issues
+  train issues runs/cv5 --top 20
 """,
 )
 @click.version_option(package_name="facecat")
@@ -32,8 +34,11 @@ from training.cli_predict import predict_command  # noqa: E402
 from training.cli_export import export_command  # noqa: E402
 from training.cli_compare import compare_command  # noqa: E402
 from training.cli_list import list_command  # noqa: E402
+from training.cli_suggest import suggest_command  # noqa: E402
+from training.cli_issues import issues_command  # noqa: E402
 
-for _command in (fit_command, evaluate_command, predict_command, export_command, compare_command, list_command):
+for _command in (fit_command, evaluate_command, predict_command, export_command, compare_command, list_command,
+                 suggest_command, issues_command):
     main.add_command(_command)
 
 
