@@ -10,7 +10,7 @@ AGPL-3: never a dependency). With P the (n, m) probabilities of n faces and y th
   face with no class at its threshold is not counted.
 - calibrated joint (eq. 3): each row rescaled to its class's size, C~[i, j] = C[i, j] / sum_j C[i, j]
   * n_i, rounded keeping row totals; n * Q[i, j] = C~[i, j] estimates how many faces labeled i are
-  truly j. A row with no confident face keeps all its faces on the diagonal (no noise estimated).
+  truly j. Each diagonal count is at least 1 first (a class with no confident face keeps its faces).
 - the issues, by `method`:
   - "noise_rate" (the default; the paper's prune by noise rate, PBNR, sec. 3.2): for each i != j,
     the C~[i, j] faces labeled i with the largest margin P[x, j] - P[x, i].
@@ -58,7 +58,9 @@ def thresholds(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
 
 
-TOLERANCE = 1e-9  # P[x, l] >= t_l up to rounding: a class whose faces all have the same p reaches its mean
+# P[x, l] >= t_l up to rounding (the catalog stores probabilities to 6 decimals; the authors'
+# implementation uses the same tolerance): a class whose faces all have the same p reaches its mean.
+TOLERANCE = 1e-6
 
 
 def confident_classes(probs: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -94,14 +96,12 @@ def _round_keeping_row_totals(x: np.ndarray, totals: np.ndarray) -> np.ndarray:
 
 def calibrate(joint: np.ndarray, class_counts: np.ndarray) -> np.ndarray:
     """C~: each row of the confident joint rescaled to its class's face count (eq. 3), as integers
-    keeping the row totals. A class with no confident face keeps its count on the diagonal."""
-    joint = np.asarray(joint, dtype=np.float64)
+    keeping the row totals. As the authors' implementation does, every class counts at least one
+    face on its diagonal first, so a class with no confident face keeps its faces there."""
+    joint = np.asarray(joint, dtype=np.float64).copy()
     counts = np.asarray(class_counts, dtype=np.int64)
-    rows = joint.sum(axis=1)
-    scaled = np.where(rows[:, None] > 0, joint / np.maximum(rows, 1)[:, None] * counts[:, None], 0.0)
-    empty = rows == 0
-    scaled[empty, :] = 0.0
-    scaled[np.flatnonzero(empty), np.flatnonzero(empty)] = counts[empty]
+    np.fill_diagonal(joint, np.maximum(np.diag(joint), 1))
+    scaled = joint / joint.sum(axis=1)[:, None] * counts[:, None]
     return _round_keeping_row_totals(scaled, counts)
 
 

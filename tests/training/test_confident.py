@@ -45,8 +45,10 @@ def test_calibration_rescales_each_row_to_its_class_count():
     np.testing.assert_array_equal(confident.calibrate(joint, np.bincount(Y)), [[3, 0, 1], [0, 3, 0], [0, 0, 3]])
     # Fractions are rounded keeping the row total: [2, 1] over 4 faces -> [2.67, 1.33] -> [3, 1].
     np.testing.assert_array_equal(confident.calibrate(np.array([[2, 1], [0, 1]]), np.array([4, 2])), [[3, 1], [0, 2]])
-    # A class with no confident face keeps its faces on the diagonal (no noise estimated for it).
+    # A class with no confident face keeps its faces on the diagonal (no noise estimated for it);
+    # every diagonal counts at least 1: [0, 3] over 8 faces is [1, 3] -> [2, 6].
     np.testing.assert_array_equal(confident.calibrate(np.array([[0, 0], [1, 1]]), np.array([5, 2])), [[5, 0], [1, 1]])
+    np.testing.assert_array_equal(confident.calibrate(np.array([[0, 3], [0, 4]]), np.array([8, 4])), [[2, 6], [0, 4]])
 
 
 @pytest.mark.parametrize("method", confident.METHODS)

@@ -1,0 +1,275 @@
+"""The model in the loop, measured (issue 10): finding label errors, whether curation helps, and the
+time of `train suggest --cross-val 5`.
+
+    .venv/bin/python bench/bench_loop.py errors   --out bench/results/loop [--epochs N]
+    .venv/bin/python bench/bench_loop.py curation --out bench/results/loop --epochs N [--cv-epochs N] [--seeds 0,1,2]
+    .venv/bin/python bench/bench_loop.py report   --out bench/results/loop
+
+errors: FER2013 Training alone (../shared/data/fer2013/train) imported into a catalog; a known 10% of
+its labels flipped at random (seeded; each to one of the six other classes, uniformly) through the
+catalog's API; then `train suggest --cross-val 5` (timed as a subprocess: wall clock, its CPU time,
+the load average around it). Scored against the flipped faces: precision and recall of the
+confident-learning flags, and at k = the number flipped for the confident-learning ranking (flags
+first by self-confidence, then the rest), beside the base rate (a random ranking: 10%), the plain
+disagreement ranking (faces whose label is not the model's top class first, most confident first)
+and self-confidence alone. The same probabilities checked by cleanlab, installed only in a throwaway
+venv (--cleanlab PYTHON: the flags of every method compared face by face).
+
+curation: FER2013 (train = Training, val = PublicTest; `--split keep`), raw labels against the same
+recipe after curation, three seeds each, scored on the 3,589 PublicTest files themselves (the same
+faces for both arms, labels as published). Curation, on a copy of the raw catalog: `curate dedupe`
+(exact and near duplicates grouped), conflicting-label groups of Training faces resolved (a strict
+majority label wins; no majority: the group's Training faces deleted), `train suggest --cross-val 5
+--split keep` (Training folded, PublicTest only predicted), then `train fit --exclude-issues` (the
+flagged faces left out). PublicTest faces are never changed.
+
+Every `train` runs from a snapshot of the code at the commit named in the results (so editing the
+worktree meanwhile changes nothing), as a subprocess: wall clock, CPU time (user + system of the
+process and its children), load average before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = Path(os.environ.get("FACECAT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+PY = sys.executable
+
+
+def log(*a) -> None:
+    print(*a, file=sys.stderr, flush=True)
+
+
+def snapshot(out: Path) -> tuple[Path, str]:
+    """The committed code, unpacked once per commit under OUT/code-<commit>."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True, capture_output=True,
+                            text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    if dirty:
+        log(f"note: uncommitted changes are not in the snapshot of {commit}")
+    code = out / f"code-{commit}"
+    if not code.is_dir():
+        tmp = out / f".code-{commit}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        tmp.rename(code)
+    return code, commit
+
+
+def timed(cmd: list[str], code: Path, stdout_to: Path | None = None) -> dict:
+    """Run `python -m <cmd>` from the snapshot; its wall clock, CPU time and the load around it."""
+    env = {**os.environ, "PYTHONPATH": str(code), "FACECAT_PROGRESS": "0"}
+    log("+", " ".join(cmd))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    with open(stdout_to, "w") if stdout_to else open(os.devnull, "w") as f:
+        subprocess.run([PY, "-m", *cmd], check=True, text=True, env=env, stdout=f)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "cpu_per_wall": round(cpu / max(wall, 1e-9), 2),
+            "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in os.getloadavg()],
+            "command": " ".join(["train" if c == "training.cli" else "curate" if c == "curation.cli" else c
+                                 for c in cmd])}
+
+
+def machine() -> dict:
+    from training import machine as m
+
+    return {**m.describe([]), "date": datetime.now(timezone.utc).isoformat(timespec="minutes")}
+
+
+def save(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+
+
+# --- (1) finding label errors ---------------------------------------------------------------------
+
+
+def flip_labels(catalog_dir: Path, fraction: float, seed: int, record: Path) -> dict:
+    """Relabel a seeded random `fraction` of the labeled faces, each to another class chosen
+    uniformly, through the catalog's API; the truth goes to `record`."""
+    from db import open_catalog
+    from db.types import DecisionContext, FaceDecision, FaceFilter
+
+    if record.is_file():
+        return json.loads(record.read_text())
+    with open_catalog(catalog_dir) as cat:
+        classes = cat.class_names()
+        faces = list(cat.iter_faces(FaceFilter(selection="labeled")))
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(faces), size=int(round(fraction * len(faces))), replace=False)
+        flips, decisions = {}, []
+        for i in sorted(chosen.tolist()):
+            f = faces[i]
+            new = str(rng.choice([k for k in classes if k != f.label]))
+            flips[str(f.id)] = [f.label, new]
+            decisions.append(FaceDecision(f.id, f.version, label=new, context=DecisionContext(via="bench-flip")))
+        result = cat.annotate_many(decisions, "bench-flip")
+        assert not result.conflicts
+    data = {"seed": seed, "fraction": fraction, "faces": len(faces), "flipped": len(flips), "flips": flips}
+    save(record, data)
+    return data
+
+
+def _ranked(score: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+    """Indices by score, lowest first; with `first`, those faces before the others."""
+    idx = np.arange(len(score))
+    keys = (idx, score) if first is None else (idx, score, ~first)
+    return np.lexsort(keys)
+
+
+def scores_at(order: np.ndarray, truth: np.ndarray, k: int) -> dict:
+    hit = truth[order[:k]].sum()
+    return {"k": int(k), "precision": round(float(hit / k), 4), "recall": round(float(hit / truth.sum()), 4)}
+
+
+def error_figures(catalog_dir: Path, run: Path, flips: dict, cleanlab_python: str | None, out: Path) -> dict:
+    from db import open_catalog
+    from training import confident
+
+    with open_catalog(catalog_dir) as cat:
+        info = cat.get_model(run)
+        preds = cat.predictions(info.id)
+        faces = {f.id: f for f in cat.faces_by_ids(sorted(preds))}
+    ids = np.array(sorted(preds), dtype=np.int64)
+    classes = list(info.classes)
+    index = {k: i for i, k in enumerate(classes)}
+    probs = np.array([[preds[i].probabilities[k] for k in classes] for i in ids])
+    labels = np.array([index[faces[i].label] for i in ids])
+    truth = np.array([str(i) in flips["flips"] for i in ids])
+    original = np.array([index[flips["flips"][str(i)][0]] if str(i) in flips["flips"] else index[faces[i].label]
+                         for i in ids])
+    stored = np.array([preds[i].issue for i in ids])
+    k = int(truth.sum())
+    top = probs.argmax(axis=1)
+    found = confident.find_issues(probs, labels, "noise_rate")
+    self_conf = found.self_confidence
+    disagree = top != labels
+    figures = {
+        "faces": int(len(ids)), "flipped": k, "base_rate": round(k / len(ids), 4),
+        "out_of_fold_accuracy": {"vs_labels_as_flipped": round(float((top == labels).mean()), 4),
+                                 "vs_original_labels": round(float((top == original).mean()), 4),
+                                 "on_flipped_faces_vs_original": round(float((top == original)[truth].mean()), 4)},
+        "stored_flags": {"flagged": int(stored.sum()), "precision": round(float(truth[stored].mean()), 4),
+                         "recall": round(float(truth[stored].sum() / k), 4),
+                         "same_as_recomputed": bool(np.array_equal(stored, found.issues))},
+        "estimated_errors": found.estimated_errors(),
+        "at_k": {
+            "confident_learning_self_confidence": scores_at(found.ranking("self_confidence"), truth, k),
+            "confident_learning_margin": scores_at(found.ranking("margin"), truth, k),
+            "self_confidence_alone": scores_at(_ranked(self_conf), truth, k),
+            "margin_alone": scores_at(_ranked(found.margin), truth, k),
+            # Disagreement: faces whose label is not the top class first, most confident first.
+            "plain_disagreement": scores_at(_ranked(-probs.max(axis=1), disagree), truth, k),
+            "random": {"k": k, "precision": round(k / len(ids), 4), "recall": round(k / len(ids), 4)},
+        },
+        "disagreement_set": {"size": int(disagree.sum()), "precision": round(float(truth[disagree].mean()), 4),
+                             "recall": round(float(truth[disagree].sum() / k), 4)},
+        "methods": {},
+    }
+    for method in confident.METHODS:
+        m = confident.find_issues(probs, labels, method).issues
+        figures["methods"][method] = {"flagged": int(m.sum()), "precision": round(float(truth[m].mean()), 4),
+                                      "recall": round(float(truth[m].sum() / k), 4)}
+    # Among the flagged faces that were not flipped: FER2013's own doubtful labels (or the model's errors).
+    unflipped = found.issues & ~truth
+    figures["flagged_not_flipped"] = {"faces": int(unflipped.sum()),
+                                      "by_label": dict(Counter(classes[i] for i in labels[unflipped]).most_common())}
+    # Where the paper's confident class (the most probable of the classes at their threshold) and
+    # cleanlab's (with two or more at their threshold: the most probable class of all) can differ.
+    above = probs >= found.thresholds[None, :] - confident.TOLERANCE
+    figures["rule_differs_from_cleanlab"] = int(((above.sum(axis=1) > 1) & ~above[np.arange(len(ids)), top]).sum())
+    if cleanlab_python:
+        np.savez(out / "errors-probs.npz", probs=probs, labels=labels)
+        figures["cleanlab"] = cleanlab_check(cleanlab_python, out / "errors-probs.npz",
+                                             {m: confident.find_issues(probs, labels, m).issues for m in confident.METHODS})
+    return figures
+
+
+CLEANLAB_METHODS = {"noise_rate": "prune_by_noise_rate", "class": "prune_by_class", "both": "both",
+                    "confident_joint": "confident_learning"}
+
+
+def cleanlab_check(python: str, npz: Path, ours: dict[str, np.ndarray]) -> dict:
+    """cleanlab's find_label_issues on the same probabilities (in its own interpreter: AGPL-3, never
+    imported here), compared with ours face by face."""
+    script = (
+        "import sys, json, numpy as np, cleanlab\n"
+        "from cleanlab.filter import find_label_issues\n"
+        "d = np.load(sys.argv[1]); out = {'version': cleanlab.__version__}\n"
+        f"for ours, theirs in {CLEANLAB_METHODS!r}.items():\n"
+        "    m = find_label_issues(d['labels'], d['probs'], filter_by=theirs)\n"
+        "    out[ours] = np.flatnonzero(m).tolist()\n"
+        "print(json.dumps(out))\n")
+    r = subprocess.run([python, "-c", script, str(npz)], check=True, capture_output=True, text=True)
+    theirs = json.loads(r.stdout)
+    out = {"cleanlab_version": theirs["version"]}
+    for method, mask in ours.items():
+        t = np.zeros(len(mask), dtype=bool)
+        t[theirs[method]] = True
+        out[method] = {"ours": int(mask.sum()), "cleanlab": int(t.sum()), "both": int((mask & t).sum()),
+                       "only_ours": int((mask & ~t).sum()), "only_cleanlab": int((~mask & t).sum())}
+    return out
+
+
+def errors(args) -> None:
+    out = args.out.absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    code, commit = snapshot(out)
+    catalog = out / "errors-catalog"
+    if not (catalog / "catalog.sqlite").exists():
+        only_train = out / "fer2013-training-only"
+        only_train.mkdir(exist_ok=True)
+        if not (only_train / "train").exists():
+            (only_train / "train").symlink_to(SHARED / "fer2013" / "train")
+        timed(["curation.cli", "init", "--catalog", str(catalog)], code)
+        timed(["curation.cli", "import", "fer2013", str(only_train), "--catalog", str(catalog)], code)
+    flips = flip_labels(catalog, args.flip, args.seed, out / "errors-flips.json")
+    log(f"{flips['flipped']:,} of {flips['faces']:,} labels flipped")
+    run = out / "errors-cv"
+    result_file = out / "errors-suggest.json"
+    cmd = ["training.cli", "suggest", "--catalog", str(catalog), "--cross-val", str(args.folds), "--out", str(run),
+           "--seed", str(args.seed), "--json"] + (["--epochs", str(args.epochs)] if args.epochs else [])
+    timing = timed(cmd, code, result_file)
+    figures = error_figures(catalog, run, flips, args.cleanlab, out)
+    crossval = json.loads((run / "crossval.json").read_text())["result"]
+    data = {"machine": machine(), "commit": commit, "timing": timing, "recipe": {"epochs": args.epochs or "default"},
+            "folds": crossval["folds"], "fold_totals": crossval["fold_totals"], "figures": figures}
+    save(out / "errors.json", data)
+    print(json.dumps(data, indent=1, default=str))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="what", required=True)
+    e = sub.add_parser("errors", help="(1) finding label errors, and (3) the time of --cross-val")
+    e.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop")
+    e.add_argument("--epochs", type=int, default=None, help="fold models' epochs [default: the CPU default recipe's]")
+    e.add_argument("--folds", type=int, default=5)
+    e.add_argument("--flip", type=float, default=0.1)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--cleanlab", metavar="PYTHON", help="an interpreter with cleanlab installed (a throwaway venv)")
+    args = ap.parse_args()
+    {"errors": errors}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
