@@ -136,6 +136,17 @@ def check_folds(sel: SplitSelection, folded: list, k: int) -> None:
         raise TrainingError(f"{len(items)} faces are too few for {k} folds")
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    """{"fit": {"spec": {"classes": x}}} -> {"fit.spec.classes": x}."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def _prepare(out: Path, options: dict, snapshot: str, force: bool) -> bool:
     """Make or check RUN; True when an earlier run of the same options is carried on."""
     if out.exists() and not out.is_dir():
@@ -143,10 +154,9 @@ def _prepare(out: Path, options: dict, snapshot: str, force: bool) -> bool:
     saved = read_run(out) if out.is_dir() else None
     if saved is not None and not force:
         if saved.get("options") != options:
-            differ = sorted(k for k in set(options["fit"]) | set(saved.get("options", {}).get("fit", {}))
-                            if options["fit"].get(k) != saved.get("options", {}).get("fit", {}).get(k))
-            differ += [k for k in ("folds", "tta") if options[k] != saved.get("options", {}).get(k)]
-            raise TrainingError(f"{out} holds a cross-validation with other options ({', '.join(differ) or 'format'}); "
+            now, then = _flat(options), _flat(saved.get("options") or {})
+            differ = sorted({k.rsplit(".", 1)[-1] for k in set(now) | set(then) if now.get(k) != then.get(k)})
+            raise TrainingError(f"{out} holds a cross-validation with other options ({', '.join(differ)}); "
                                 "run it with its own options to carry on, or --force to start over")
         if saved.get("snapshot_sha256") != snapshot:
             raise TrainingError(f"the selection changed since the cross-validation in {out} started (labels, faces "

@@ -169,9 +169,10 @@ def suggest(catalog: Catalog, model_ref: str, status: str = "all", sources: tupl
     started = (time.perf_counter(), time.process_time())
     card = modelio.read_card(modelio.resolve(model_ref, lambda r: _lookup(catalog, r)))
     faces = choose_faces(catalog, status, sources)
-    where = f"the catalog's {status} faces" + (f" from {', '.join(sources)}" if sources else "")
+    where = ("the catalog" if status == "all" else f"the catalog's {status} faces") + \
+        (f" from {', '.join(sources)}" if sources else "")
     if not faces:
-        raise TrainingError(f"no faces to predict: {where} are none (see `curate stats`)")
+        raise TrainingError(f"no faces to predict in {where} (see `curate stats`)")
     labels = mapped_labels(faces, class_map or {})
     require_labels(labels, where)
     check_model_classes(labels, card.classes, card.name)
