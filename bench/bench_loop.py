@@ -260,6 +260,149 @@ def errors(args) -> None:
     print(json.dumps(data, indent=1, default=str))
 
 
+# --- (2) curation helps? ---------------------------------------------------------------------------
+
+
+def resolve_conflicts(catalog_dir: Path, record: Path) -> dict:
+    """Duplicate groups of Training faces whose labels disagree: a strict majority label wins (the
+    others are relabeled to it); without one, the group's faces are deleted. Groups that hold a
+    PublicTest face are left alone (`--split keep` moves them, whole, out of training; their
+    labels are test labels). Through the catalog's API, as a person in the labeler would."""
+    from db import open_catalog
+    from db.types import DecisionContext, FaceDecision, FaceFilter, Status
+
+    if record.is_file():
+        return json.loads(record.read_text())
+    groups: dict[int, list] = {}
+    with open_catalog(catalog_dir) as cat:
+        for f in cat.iter_faces(FaceFilter()):
+            if f.dup_group is not None:
+                groups.setdefault(f.dup_group, []).append(f)
+        ctx = DecisionContext(via="bench-curation")
+        decisions, relabeled, deleted, mixed, conflicting = [], 0, 0, 0, 0
+        for members in groups.values():
+            labels = Counter(f.label for f in members)
+            if len(labels) < 2:
+                continue
+            conflicting += 1
+            if any(f.split_hint != "Training" for f in members):
+                mixed += 1
+                continue
+            (top, n), *rest = labels.most_common()
+            if n > len(members) / 2:
+                for f in members:
+                    if f.label != top:
+                        decisions.append(FaceDecision(f.id, f.version, label=top, context=ctx))
+                        relabeled += 1
+            else:
+                for f in members:
+                    decisions.append(FaceDecision(f.id, f.version, status=Status.DELETED, context=ctx))
+                    deleted += 1
+        result = cat.annotate_many(decisions, "bench-curation")
+        assert not result.conflicts
+    data = {"groups": len(groups), "conflicting": conflicting, "with_public_test": mixed,
+            "relabeled": relabeled, "deleted": deleted}
+    save(record, data)
+    return data
+
+
+def drop_flagged(catalog_dir: Path, run: Path, record: Path) -> dict:
+    """The Training faces the cross-validation flagged: deleted (what `--exclude-issues` does in a
+    fit, but only for Training: PublicTest stays whole as the validation split)."""
+    from db import open_catalog
+    from db.types import DecisionContext, FaceDecision, Status
+
+    if record.is_file():
+        return json.loads(record.read_text())
+    with open_catalog(catalog_dir) as cat:
+        info = cat.get_model(run)
+        flagged = cat.issue_face_ids(info.id)
+        faces = cat.faces_by_ids(flagged)
+        preds = cat.predictions(info.id, flagged)
+        train = [f for f in faces if f.split_hint == "Training"]
+        ctx = DecisionContext(via="bench-curation")
+        result = cat.annotate_many([FaceDecision(f.id, f.version, status=Status.DELETED, context=ctx) for f in train],
+                                   "bench-curation")
+        assert not result.conflicts
+    data = {"flagged": len(flagged), "deleted_training": len(train),
+            "flagged_public_test_kept": len(flagged) - len(train),
+            "by_label": dict(Counter(f.label for f in train).most_common()),
+            "to_model_class": dict(Counter(f"{f.label}->{preds[f.id].label}" for f in train).most_common(12))}
+    save(record, data)
+    return data
+
+
+def fit_and_score(catalog: Path, model: Path, seed: int, epochs: int, code: Path, out: Path) -> dict:
+    done = out / f"{model.name}.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    fit = timed(["training.cli", "fit", "--catalog", str(catalog), "--out", str(model), "--split", "keep",
+                 "--source", "fer2013", "--seed", str(seed), "--epochs", str(epochs), "--force", "--json"],
+                code, out / f"{model.name}.fit.json")
+    scores = {}
+    for tta in ("none", "flip"):
+        timed(["training.cli", "evaluate", str(model), "--catalog", str(catalog), "--folders",
+               str(SHARED / "fer2013" / "test"), "--tta", tta, "--json"], code, out / f"{model.name}.eval-{tta}.json")
+        e = json.loads((out / f"{model.name}.eval-{tta}.json").read_text())
+        scores[tta] = {"accuracy": e["accuracy"], "macro_f1": e["macro_f1"], "faces": e["faces"],
+                       "recall": {k: v["recall"] for k, v in e["per_class"].items()}}
+    card = json.loads((model / "model.json").read_text())
+    data = {"model": str(model), "seed": seed, "fit": fit, "public_test": scores,
+            "train_faces": card["metrics"]["train"]["faces"], "val": card["metrics"]["val"],
+            "best_epoch": card["training"]["best_epoch"], "epochs_run": card["training"]["epochs_run"]}
+    save(done, data)
+    return data
+
+
+def curation(args) -> None:
+    out = args.out.absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    code, commit = snapshot(out)
+    raw = out / "fer-raw"
+    if not (raw / "catalog.sqlite").exists():
+        timed(["curation.cli", "init", "--catalog", str(raw)], code)
+        timed(["curation.cli", "import", "fer2013", str(SHARED / "fer2013"), "--catalog", str(raw)], code)
+    curated = out / "fer-curated"
+    steps: dict = {}
+    if not (curated / "catalog.sqlite").exists():
+        tmp = out / ".fer-curated.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(raw, tmp)
+        steps["dedupe"] = timed(["curation.cli", "dedupe", "--catalog", str(tmp), "--json"], code,
+                                out / "curated-dedupe.json")
+        tmp.rename(curated)
+    steps["conflicts"] = resolve_conflicts(curated, out / "curated-conflicts.json")
+    run = out / "curated-cv"
+    cv_file = out / "curated-suggest.json"
+    if not (out / "curated-cv.timing.json").is_file():
+        timing = timed(["training.cli", "suggest", "--catalog", str(curated), "--cross-val", "5", "--out", str(run),
+                        "--split", "keep", "--source", "fer2013", "--seed", "0", "--epochs", str(args.cv_epochs),
+                        "--json"], code, cv_file)
+        save(out / "curated-cv.timing.json", timing)
+    steps["cross_val"] = {**json.loads((out / "curated-cv.timing.json").read_text()),
+                          **{k: v for k, v in json.loads(cv_file.read_text()).items() if k != "folds"}}
+    steps["dropped"] = drop_flagged(curated, run, out / "curated-dropped.json")
+    arms = {}
+    for arm, catalog in (("raw", raw), ("curated", curated)):
+        arms[arm] = [fit_and_score(catalog, out / "models" / f"{arm}-e{args.epochs}-s{seed}", seed, args.epochs, code,
+                                   out) for seed in args.seeds]
+    summary = {}
+    for arm, runs in arms.items():
+        summary[arm] = {}
+        for tta in ("none", "flip"):
+            acc = np.array([r["public_test"][tta]["accuracy"] for r in runs])
+            f1 = np.array([r["public_test"][tta]["macro_f1"] for r in runs])
+            summary[arm][tta] = {"accuracy_mean": round(float(acc.mean()), 4), "accuracy_std": round(float(acc.std(ddof=1)), 4)
+                                 if len(acc) > 1 else 0.0, "macro_f1_mean": round(float(f1.mean()), 4),
+                                 "macro_f1_std": round(float(f1.std(ddof=1)), 4) if len(f1) > 1 else 0.0,
+                                 "per_seed": acc.round(4).tolist()}
+    data = {"machine": machine(), "commit": commit, "recipe": {"epochs": args.epochs, "cv_epochs": args.cv_epochs,
+                                                               "seeds": args.seeds},
+            "steps": steps, "arms": arms, "summary": summary}
+    save(out / "curation.json", data)
+    print(json.dumps(summary, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -270,8 +413,13 @@ def main() -> None:
     e.add_argument("--flip", type=float, default=0.1)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--cleanlab", metavar="PYTHON", help="an interpreter with cleanlab installed (a throwaway venv)")
+    c = sub.add_parser("curation", help="(2) raw labels against the same recipe after curation")
+    c.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop")
+    c.add_argument("--epochs", type=int, default=10, help="epochs of every fit, both arms")
+    c.add_argument("--cv-epochs", type=int, default=8, help="epochs of the curation's fold models")
+    c.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0, 1, 2])
     args = ap.parse_args()
-    {"errors": errors}[args.what](args)
+    {"errors": errors, "curation": curation}[args.what](args)
 
 
 if __name__ == "__main__":
