@@ -140,7 +140,7 @@ def _suggest_model(catalog_location, store, model, faces, sources, class_map, tt
     with open_for_command(catalog_location, store) as cat:
         with progress(desc="decoding faces", unit="face") as bar:
             c = suggest(cat, model, faces, tuple(sources) or None, parse_class_map(class_map), tta, method,
-                        use_cache=not no_cache, bar=bar)
+                        use_cache=not no_cache, bar=bar, say=lambda s: click.echo(s, err=True))
     if as_json:
         print_json(c.as_dict())
         return

@@ -161,13 +161,18 @@ def store_and_check(catalog: Catalog, info: ModelInfo, faces: Sequence[FaceRow],
 
 def suggest(catalog: Catalog, model_ref: str, status: str = "all", sources: tuple[str, ...] | None = None,
             class_map: Mapping[str, str | None] | None = None, tta: str = "flip",
-            method: str = confident.DEFAULT_METHOD, use_cache: bool = True, bar=None) -> CheckResult:
+            method: str = confident.DEFAULT_METHOD, use_cache: bool = True, bar=None,
+            say=lambda text: None) -> CheckResult:
     """Predict the chosen faces with MODEL (a directory, or a name or id in the catalog), store the
-    probabilities and flag the likely mislabeled faces."""
+    probabilities and flag the likely mislabeled faces. say: a line of progress."""
     from training.inference import probabilities
 
     started = (time.perf_counter(), time.process_time())
-    card = modelio.read_card(modelio.resolve(model_ref, lambda r: _lookup(catalog, r)))
+    directory = modelio.resolve(model_ref, lambda r: _lookup(catalog, r))
+    if (directory / "crossval.json").is_file():
+        raise TrainingError(f"{directory} is a cross-validation run, not a model: its out-of-fold predictions are "
+                            f"stored when it finishes (`train issues {directory}` lists its flags)")
+    card = modelio.read_card(directory)
     faces = choose_faces(catalog, status, sources)
     where = ("the catalog" if status == "all" else f"the catalog's {status} faces") + \
         (f" from {', '.join(sources)}" if sources else "")
@@ -181,6 +186,7 @@ def suggest(catalog: Catalog, model_ref: str, status: str = "all", sources: tupl
     assignments = [SplitAssignment(face=f, label=k or "", split="train") for f, k in zip(faces, labels)]
     pixels = cache.selection_pixels(catalog, assignments, card.input_size, progress=bar, use_cache=use_cache)
     seen = in_sample(catalog, info, card, faces, pixels.hashes())
+    say(f"predicting {len(faces):,} faces with {card.name}" + (f" (test-time augmentation: {tta})" if tta != "none" else ""))
     probs = probabilities(net, pixels.pixels, tta)
     return store_and_check(catalog, info, faces, probs, labels, seen, method, started)
 
