@@ -157,6 +157,10 @@ def _show_check(c) -> None:
                f"(macro-F1 {c.macro_f1:.3f})")
     click.echo(f"confident learning ({METHOD_NAMES[c.method]}): {c.issues:,} faces flagged as likely mislabeled "
                f"(the calibrated joint estimates {c.estimated_errors:,} wrong labels)")
+    if c.near_chance():
+        click.echo(f"warning: that is hardly better than always answering the most common label "
+                   f"({c.majority_share:.1%} of these faces): the flags are mostly the model's own errors; "
+                   "train longer (--epochs) or on more faces before reviewing them", err=True)
     if c.issues:
         click.echo(f"next: `train issues {c.model_id} --top 20`, or `label --model {c.model_id} --order self_confidence` "
                    "with the filter \"Flagged by confident learning\"")

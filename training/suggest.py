@@ -28,6 +28,7 @@ from training.errors import TrainingError
 
 FACE_CHOICES = ("all", "labeled", "confirmed", "unreviewed")
 REGISTERED_BY = "train suggest"  # a model registered by suggest, not by the fit that trained it here
+NEAR_CHANCE_MARGIN = 0.05  # accuracy within 5 points of the majority label's share: warn that flags are noise
 
 
 @dataclass
@@ -48,9 +49,17 @@ class CheckResult:
     thresholds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    majority_share: float | None = None  # of the checked faces, the share of the most common label
 
     def as_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        return {**{k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()},
+                "near_chance": self.near_chance()}
+
+    def near_chance(self) -> bool:
+        """The model agrees with the labels hardly more often than always answering the most common
+        label: its probabilities say little about a face, and its flags are mostly noise."""
+        return self.accuracy is not None and self.majority_share is not None and \
+            self.accuracy < self.majority_share + NEAR_CHANCE_MARGIN
 
 
 def own_label(face: FaceRow) -> str | None:
@@ -150,6 +159,7 @@ def store_and_check(catalog: Catalog, info: ModelInfo, faces: Sequence[FaceRow],
         result.estimated_errors = found.estimated_errors()
         scores = metrics.scores(classes, y, probs[idx].argmax(axis=1))
         result.accuracy, result.macro_f1 = scores.accuracy, scores.macro_f1
+        result.majority_share = float(np.bincount(y).max() / len(y))
         result.thresholds = {k: round(float(t), 4) for k, t in zip(classes, found.thresholds) if np.isfinite(t)}
     else:
         catalog.mark_issues(info.id, [])

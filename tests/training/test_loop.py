@@ -258,6 +258,10 @@ def test_suggest_with_a_model_marks_in_sample_faces_and_checks_the_others(fer_sm
     # The fixture's model trained on fer_small's own catalog, whose ids this copy shares.
     assert in_sample == (training | {public}) & set(faces)
     assert flagged and not flagged & in_sample and result["checked"] == len(faces) - len(in_sample)
+    checked = [f.label for f in faces.values() if f.id not in in_sample and f.label is not None]
+    shares = np.unique(checked, return_counts=True)[1] / len(checked)
+    assert result["majority_share"] == pytest.approx(shares.max(), abs=1e-4)
+    assert result["near_chance"] == (result["accuracy"] < result["majority_share"] + 0.05)
     # The same again replaces the predictions, and the flags with them.
     r = invoke(train, ["suggest", model_dir, "--catalog", catalog, "--faces", "unreviewed", "--method", "both"])
     assert r.exit_code == 0 and "faces flagged as likely mislabeled" in r.output, r.output
@@ -287,3 +291,14 @@ def test_suggest_refuses_a_catalog_without_labels_and_a_model_with_other_classes
     assert json.loads(r.stdout)["checked"] == 3  # the three happy faces; contempt's are predicted, not checked
     r = invoke(train, ["suggest", "--catalog", other, model_dir, "--epochs", 2])
     assert r.exit_code == 2 and "--epochs go(es) with --cross-val" in r.output
+
+
+def test_a_model_no_better_than_the_majority_label_is_said_to_be_near_chance():
+    from training.suggest import CheckResult
+
+    def check(accuracy, share):
+        return CheckResult(1, "m", "model", 10, 0, 10, 3, 3, "noise_rate", accuracy, 0.1, majority_share=share)
+
+    assert check(0.144, 0.143).near_chance() and check(0.29, 0.25).near_chance()
+    assert not check(0.55, 0.25).near_chance() and not check(None, None).near_chance()
+    assert check(0.144, 0.143).as_dict()["near_chance"] is True
