@@ -17,8 +17,8 @@ from training.tfenv import PRECISIONS
 INTERRUPTED = ("interrupted; the best model so far is kept in OUT/model.keras: "
                "run the same command with --resume to carry on")
 # Options a --resume run takes from the interrupted run; giving another value is an error.
-RECORDED = ("status", "classes", "class_map", "sources", "exclude_issues", "issues_model_ref", "split", "seed", "input_size", "arch", "batch", "lr",
-            "optimizer", "schedule", "class_weights", "precision")
+RECORDED = ("status", "classes", "class_map", "sources", "exclude_issues", "issues_model_ref", "split", "seed",
+            "input_size", "arch", "batch", "lr", "optimizer", "schedule", "class_weights", "precision")
 
 
 def _list_archs() -> None:
@@ -92,9 +92,8 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @user_errors
 @on_interrupt(INTERRUPTED)
 def fit_command(ctx: click.Context, catalog_location, store, out, status, classes, class_map, sources, exclude_issues,
-                issues_model_ref, split, seed,
-                input_size, arch, epochs, batch, lr, optimizer, schedule, class_weights, precision, resume, force,
-                no_cache, as_json) -> None:
+                issues_model_ref, split, seed, input_size, arch, epochs, batch, lr, optimizer, schedule, class_weights,
+                precision, resume, force, no_cache, as_json) -> None:
     """Train a CNN on the catalog's labeled faces and register it.
 
     Faces are chosen and split by curation's selection module, exactly as `curate export` chooses

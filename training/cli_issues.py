@@ -31,7 +31,7 @@ A flagged face that someone confirmed after the prediction was stored is resolve
 """,
 )
 @click.version_option(package_name="facecat")
-@click.argument("model")
+@click.argument("model", metavar="MODEL_OR_RUN")
 @catalog_options
 @click.option("--top", type=click.IntRange(1, None), default=None, metavar="N", help="Only the first N.")
 @click.option("--rank", type=click.Choice(RANKINGS), default=DEFAULT_RANKING, show_default=True,
