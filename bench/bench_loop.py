@@ -3,7 +3,9 @@ time of `train suggest --cross-val 5`.
 
     .venv/bin/python bench/bench_loop.py errors   --out bench/results/loop [--epochs N]
     .venv/bin/python bench/bench_loop.py curation --out bench/results/loop --epochs N [--cv-epochs N] [--seeds 0,1,2]
-    .venv/bin/python bench/bench_loop.py report   --out bench/results/loop
+
+Results: OUT/errors-eN.json and OUT/curation-eN-cvM.json (N, M: the epochs), every step's output
+beside them; a step that finished is kept, so the same command again carries on after a kill.
 
 errors: FER2013 Training alone (../shared/data/fer2013/train) imported into a catalog; a known 10% of
 its labels flipped at random (seeded; each to one of the six other classes, uniformly) through the
@@ -247,16 +249,17 @@ def errors(args) -> None:
         timed(["curation.cli", "import", "fer2013", str(only_train), "--catalog", str(catalog)], code)
     flips = flip_labels(catalog, args.flip, args.seed, out / "errors-flips.json")
     log(f"{flips['flipped']:,} of {flips['faces']:,} labels flipped")
-    run = out / "errors-cv"
-    result_file = out / "errors-suggest.json"
+    tag = f"e{args.epochs}" if args.epochs else "default"  # runs of other epochs live beside, not over it
+    run = out / f"errors-cv-{tag}"
+    result_file = out / f"errors-suggest-{tag}.txt"  # what the command prints
     cmd = ["training.cli", "suggest", "--catalog", str(catalog), "--cross-val", str(args.folds), "--out", str(run),
-           "--seed", str(args.seed), "--json"] + (["--epochs", str(args.epochs)] if args.epochs else [])
+           "--seed", str(args.seed)] + (["--epochs", str(args.epochs)] if args.epochs else [])
     timing = timed(cmd, code, result_file)
     figures = error_figures(catalog, run, flips, args.cleanlab, out)
     crossval = json.loads((run / "crossval.json").read_text())["result"]
     data = {"machine": machine(), "commit": commit, "timing": timing, "recipe": {"epochs": args.epochs or "default"},
             "folds": crossval["folds"], "fold_totals": crossval["fold_totals"], "figures": figures}
-    save(out / "errors.json", data)
+    save(out / f"errors-{tag}.json", data)
     print(json.dumps(data, indent=1, default=str))
 
 
@@ -313,7 +316,11 @@ def drop_flagged(catalog_dir: Path, run: Path, record: Path) -> dict:
     from db.types import DecisionContext, FaceDecision, Status
 
     if record.is_file():
-        return json.loads(record.read_text())
+        data = json.loads(record.read_text())
+        if data.get("run") != run.name:  # the catalog already lost another run's flagged faces
+            raise SystemExit(f"{catalog_dir} had the faces flagged by {data.get('run')} deleted, not {run.name}'s: "
+                             "remove it (and its records) to start the curation over")
+        return data
     with open_catalog(catalog_dir) as cat:
         info = cat.get_model(run)
         flagged = cat.issue_face_ids(info.id)
@@ -324,7 +331,7 @@ def drop_flagged(catalog_dir: Path, run: Path, record: Path) -> dict:
         result = cat.annotate_many([FaceDecision(f.id, f.version, status=Status.DELETED, context=ctx) for f in train],
                                    "bench-curation")
         assert not result.conflicts
-    data = {"flagged": len(flagged), "deleted_training": len(train),
+    data = {"run": run.name, "flagged": len(flagged), "deleted_training": len(train),
             "flagged_public_test_kept": len(flagged) - len(train),
             "by_label": dict(Counter(f.label for f in train).most_common()),
             "to_model_class": dict(Counter(f"{f.label}->{preds[f.id].label}" for f in train).most_common(12))}
@@ -372,20 +379,22 @@ def curation(args) -> None:
                                 out / "curated-dedupe.json")
         tmp.rename(curated)
     steps["conflicts"] = resolve_conflicts(curated, out / "curated-conflicts.json")
-    run = out / "curated-cv"
-    cv_file = out / "curated-suggest.json"
-    if not (out / "curated-cv.timing.json").is_file():
+    run = out / f"curated-cv-e{args.cv_epochs}"
+    cv_file = out / f"{run.name}.suggest.txt"  # what the command prints (README shows it)
+    timing_file = out / f"{run.name}.timing.json"
+    if not timing_file.is_file():
         timing = timed(["training.cli", "suggest", "--catalog", str(curated), "--cross-val", "5", "--out", str(run),
-                        "--split", "keep", "--source", "fer2013", "--seed", "0", "--epochs", str(args.cv_epochs),
-                        "--json"], code, cv_file)
-        save(out / "curated-cv.timing.json", timing)
-    steps["cross_val"] = {**json.loads((out / "curated-cv.timing.json").read_text()),
-                          **{k: v for k, v in json.loads(cv_file.read_text()).items() if k != "folds"}}
+                        "--split", "keep", "--source", "fer2013", "--seed", "0", "--epochs", str(args.cv_epochs)],
+                       code, cv_file)
+        save(timing_file, timing)
+    steps["cross_val"] = {**json.loads(timing_file.read_text()),
+                          **json.loads((run / "crossval.json").read_text())["result"]}
     steps["dropped"] = drop_flagged(curated, run, out / "curated-dropped.json")
-    arms = {}
-    for arm, catalog in (("raw", raw), ("curated", curated)):
-        arms[arm] = [fit_and_score(catalog, out / "models" / f"{arm}-e{args.epochs}-s{seed}", seed, args.epochs, code,
-                                   out) for seed in args.seeds]
+    arms: dict[str, list] = {"raw": [], "curated": []}
+    for seed in args.seeds:  # seed by seed, both arms: a run cut short still has pairs to compare
+        for arm, catalog in (("raw", raw), ("curated", curated)):
+            arms[arm].append(fit_and_score(catalog, out / "models" / f"{arm}-e{args.epochs}-s{seed}", seed,
+                                           args.epochs, code, out))
     summary = {}
     for arm, runs in arms.items():
         summary[arm] = {}
@@ -399,7 +408,7 @@ def curation(args) -> None:
     data = {"machine": machine(), "commit": commit, "recipe": {"epochs": args.epochs, "cv_epochs": args.cv_epochs,
                                                                "seeds": args.seeds},
             "steps": steps, "arms": arms, "summary": summary}
-    save(out / "curation.json", data)
+    save(out / f"curation-e{args.epochs}-cv{args.cv_epochs}.json", data)
     print(json.dumps(summary, indent=1))
 
 
