@@ -9,6 +9,7 @@ and reports the wall clock and CPU time of its second epoch (the first one trace
   prefetch) against a plain `model.fit(x, y)` on in-memory NumPy arrays with the same augmentation
   layers inside the model. Goal (issue 9): within 10%.
 - precision: float32 against mixed_bfloat16 (oneDNN's bf16 kernels; this CPU has AVX512_BF16).
+- batchnorm: Keras' BatchNormalization (unfused ops) against training.layers' fused one.
 - xla: jit_compile=True against False.
 - threads: TensorFlow's intra-/inter-op thread pools.
 - profile: forward + backward time of each stage of the network in isolation, the optimizer
@@ -57,7 +58,7 @@ def one(cfg: dict) -> dict:
     keras = tfenv.load().keras
     x, y = faces(cfg["faces"])
     aug = data.Augment().layers(0)
-    net = archs.build(cfg.get("arch", "vgg-small"), 48, 7)
+    net = archs.build(cfg.get("arch", archs.DEFAULT_ARCH), 48, 7, for_training=cfg.get("fused_bn", True))
     times = []
 
     class Timer(keras.callbacks.Callback):
@@ -82,15 +83,13 @@ def one(cfg: dict) -> dict:
             "fer_epoch_s": round(28709 / (len(y) / wall), 1), "load": round(os.getloadavg()[0], 2)}
 
 
-def profile(n_batches: int = 20) -> dict:
+def profile(n_batches: int = 20, fused_bn: bool = True) -> dict:
     """Forward+backward seconds per batch of 128 for each stage, in isolation; optimizer; input pipeline."""
-    import numpy as np
-
     from training import archs, data, tfenv
 
     tfenv.configure(0, "mixed_bfloat16")
     tf, keras = tfenv.load().tf, tfenv.load().keras
-    net = archs.build("vgg-small", 48, 7)
+    net = archs.build(archs.DEFAULT_ARCH, 48, 7, for_training=fused_bn)
     # Stage boundaries: after each MaxPooling2D.
     cuts = [i for i, layer in enumerate(net.layers) if isinstance(layer, keras.layers.MaxPooling2D)]
     bounds = [0] + [c + 1 for c in cuts] + [len(net.layers)]
@@ -145,6 +144,7 @@ def profile(n_batches: int = 20) -> dict:
 CONFIGS = {
     "pipeline": [{"mode": "tfdata"}, {"mode": "numpy"}, {"mode": "tfdata"}, {"mode": "numpy"}],
     "precision": [{"mode": "tfdata", "precision": "float32"}, {"mode": "tfdata", "precision": "mixed_bfloat16"}],
+    "batchnorm": [{"mode": "tfdata", "fused_bn": False}, {"mode": "tfdata", "fused_bn": True}],
     "xla": [{"mode": "tfdata", "xla": True}],
     "threads": [{"mode": "tfdata", "threads": [1, 1]}, {"mode": "tfdata", "threads": [2, 1]},
                 {"mode": "tfdata", "threads": [2, 2]}],
@@ -154,12 +154,12 @@ CONFIGS = {
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--faces", type=int, default=8192)
-    ap.add_argument("--what", default="pipeline,precision,xla,threads,profile")
+    ap.add_argument("--what", default="pipeline,precision,batchnorm,xla,threads,profile")
     ap.add_argument("--one", help=argparse.SUPPRESS)
-    ap.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--profile", choices=["fused", "stock"], help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.profile:
-        print(json.dumps(profile()))
+        print(json.dumps(profile(fused_bn=a.profile == "fused")))
         return
     if a.one:
         print(json.dumps(one(json.loads(a.one))))
@@ -167,9 +167,10 @@ def main() -> None:
     results = []
     for what in a.what.split(","):
         if what == "profile":
-            r = subprocess.run([sys.executable, __file__, "--profile"], capture_output=True, text=True, check=True)
-            results.append({"profile": json.loads(r.stdout.strip().splitlines()[-1])})
-            print(json.dumps(results[-1], indent=1), flush=True)
+            for bn in ("stock", "fused"):
+                r = subprocess.run([sys.executable, __file__, "--profile", bn], capture_output=True, text=True, check=True)
+                results.append({"profile": json.loads(r.stdout.strip().splitlines()[-1]), "batchnorm": bn})
+                print(json.dumps(results[-1], indent=1), flush=True)
             continue
         for cfg in CONFIGS[what]:
             cfg = {**cfg, "faces": a.faces, "what": what}

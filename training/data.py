@@ -16,12 +16,15 @@ from training.tfenv import load
 
 @dataclass(frozen=True)
 class Augment:
-    """Random changes to each training face: mirror (left-right only), rotation, shift, zoom."""
+    """Random changes to each training face: mirror (left-right only), rotation, shift, zoom, and
+    random erasing (a rectangle of noise over part of the face, Zhong et al. 2017)."""
 
     flip: bool = True
     rotation: float = 0.03  # fraction of a full turn: +-11 degrees
     shift: float = 0.1  # fraction of the side
     zoom: float = 0.1  # fraction of the side, in or out
+    erase: float = 0.0  # probability that a face gets a rectangle of noise
+    erase_area: tuple[float, float] = (0.02, 0.25)  # its area, as a fraction of the face
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -39,10 +42,12 @@ class Augment:
             steps.append(L.RandomTranslation(self.shift, self.shift, fill_mode="reflect", seed=seed + 2))
         if self.zoom:
             steps.append(L.RandomZoom(self.zoom, fill_mode="reflect", seed=seed + 3))
+        if self.erase:
+            steps.append(L.RandomErasing(factor=(self.erase, self.erase), scale=self.erase_area, seed=seed + 4))
         return keras.Sequential(steps, name="augment")
 
 
-NO_AUGMENT = Augment(flip=False, rotation=0.0, shift=0.0, zoom=0.0)
+NO_AUGMENT = Augment(flip=False, rotation=0.0, shift=0.0, zoom=0.0, erase=0.0)
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -72,7 +72,10 @@ class FitConfig:
                              class_map=s["map"], sources=tuple(s["sources"]) if s["sources"] is not None else None,
                              split=s["split"], seed=s["seed"],
                              exclude_issues=(s.get("exclude_issues") or {}).get("model_id"))
-        return FitConfig(out=Path(d.pop("out")), spec=spec, augment=data.Augment(**d.pop("augment")), **d)
+        augment = d.pop("augment")
+        if "erase_area" in augment:
+            augment["erase_area"] = tuple(augment["erase_area"])  # JSON has no tuples
+        return FitConfig(out=Path(d.pop("out")), spec=spec, augment=data.Augment(**augment), **d)
 
 
 @dataclass
@@ -193,7 +196,7 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     weights = data.class_weights(y_train, k) if cfg.class_weights else None
     on_gpu = bool(tfenv.gpus())
     augment = cfg.augment.layers(cfg.spec.seed)
-    model = archs.build(cfg.arch, cfg.input_size, k)
+    model = archs.build(cfg.arch, cfg.input_size, k, for_training=True)
     if on_gpu:  # augmentation runs on the accelerator, inside the model (identity at inference)
         model = keras.Sequential([keras.Input((cfg.input_size, cfg.input_size, 1)), augment, model], name=model.name)
     train_ds = data.train_dataset(x_train, y_train, k, cfg.batch, cfg.spec.seed, None if on_gpu else augment, weights)

@@ -14,8 +14,10 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("cosine", "plateau")
 
 
-def learning_rate(schedule: str, lr: float, steps_per_epoch: int, epochs: int, warmup_epochs: int):
-    """A float (plateau) or a keras LearningRateSchedule (cosine) over `epochs` epochs."""
+def learning_rate(schedule: str, lr: float, steps_per_epoch: int, epochs: int, warmup_epochs: int,
+                  final_fraction: float = 0.01):
+    """A float (plateau) or a keras LearningRateSchedule (cosine, ending at final_fraction of the
+    peak) over `epochs` epochs."""
     if schedule == "plateau":
         return lr
     if schedule != "cosine":
@@ -24,7 +26,7 @@ def learning_rate(schedule: str, lr: float, steps_per_epoch: int, epochs: int, w
     warmup = min(warmup_epochs, max(epochs - 1, 0)) * steps_per_epoch
     decay = max(1, epochs * steps_per_epoch - warmup)
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=lr / 100 if warmup else lr, decay_steps=decay, alpha=0.01,
+        initial_learning_rate=lr / 100 if warmup else lr, decay_steps=decay, alpha=final_fraction,
         warmup_target=lr if warmup else None, warmup_steps=warmup)
 
 
