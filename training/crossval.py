@@ -63,11 +63,26 @@ class CrossValConfig:
     method: str = confident.DEFAULT_METHOD
 
     def options(self) -> dict:
-        """What a run can only be carried on with (the confident-learning method may change)."""
-        fit = self.fit.resolved().as_dict()
-        for k in ("out", "use_cache"):
-            fit.pop(k)
-        return {"folds": self.folds, "fit": fit, "tta": self.tta}
+        """What a run can only be carried on with (the confident-learning method may change), as
+        crossval.json holds it (JSON: tuples are lists)."""
+        return json.loads(json.dumps({"folds": self.folds, "fit": _fit_options(self.fit.resolved()), "tta": self.tta}))
+
+
+def _fit_options(fit: FitConfig) -> dict:
+    d = fit.as_dict()
+    for k in ("out", "use_cache"):
+        d.pop(k)
+    return d
+
+
+def _differing(now: dict, then: dict) -> list[str]:
+    """The options that differ between this command and a saved run. An option the saved run does
+    not name (a newer facecat added it) counts as its default, the behaviour the run had."""
+    now, then = _flat(now), _flat(then)
+    defaults = _flat({"fit": json.loads(json.dumps(_fit_options(FitConfig(out=Path()))))})
+    differ = {k for k, v in now.items() if v != (then[k] if k in then else defaults.get(k))}
+    differ |= set(then) - set(now)
+    return sorted({k.rsplit(".", 1)[-1] for k in differ})
 
 
 @dataclass
@@ -153,9 +168,8 @@ def _prepare(out: Path, options: dict, snapshot: str, force: bool) -> bool:
         raise TrainingError(f"--out {out} exists and is not a directory")
     saved = read_run(out) if out.is_dir() else None
     if saved is not None and not force:
-        if saved.get("options") != options:
-            now, then = _flat(options), _flat(saved.get("options") or {})
-            differ = sorted({k.rsplit(".", 1)[-1] for k in set(now) | set(then) if now.get(k) != then.get(k)})
+        differ = _differing(options, saved.get("options") or {})
+        if differ:
             raise TrainingError(f"{out} holds a cross-validation with other options ({', '.join(differ)}); "
                                 "run it with its own options to carry on, or --force to start over")
         if saved.get("snapshot_sha256") != snapshot:

@@ -302,3 +302,20 @@ def test_a_model_no_better_than_the_majority_label_is_said_to_be_near_chance():
     assert check(0.144, 0.143).near_chance() and check(0.29, 0.25).near_chance()
     assert not check(0.55, 0.25).near_chance() and not check(None, None).near_chance()
     assert check(0.144, 0.143).as_dict()["near_chance"] is True
+
+
+def test_a_cross_validation_is_carried_on_after_a_json_round_trip_and_an_upgrade_that_adds_an_option(tmp_path):
+    from curation.selection import SelectionSpec
+    from training.crossval import CrossValConfig, _differing
+    from training.fit import FitConfig
+
+    cfg = CrossValConfig(out=tmp_path, folds=3, fit=FitConfig(out=tmp_path, spec=SelectionSpec(), epochs=2))
+    saved = json.loads(json.dumps(cfg.options()))  # what crossval.json holds: tuples became lists
+    assert _differing(cfg.options(), saved) == []
+    older = json.loads(json.dumps(saved))
+    del older["fit"]["augment"]["erase"], older["fit"]["augment"]["erase_area"]  # a run made before they existed
+    assert _differing(cfg.options(), older) == []
+    older["fit"]["augment"]["erase"] = 0.5  # but a run made with another value is another run
+    assert _differing(cfg.options(), older) == ["erase"]
+    other = CrossValConfig(out=tmp_path, folds=3, fit=FitConfig(out=tmp_path, spec=SelectionSpec(), epochs=3))
+    assert _differing(other.options(), saved) == ["epochs"]
