@@ -4,6 +4,8 @@ time of `train suggest --cross-val 5`.
     .venv/bin/python bench/bench_loop.py errors   --out bench/results/loop [--epochs N]
     .venv/bin/python bench/bench_loop.py curation --out bench/results/loop --epochs N [--cv-epochs N] [--seeds 0,1,2]
 
+    .venv/bin/python bench/bench_loop.py report   --out bench/results/loop   # what finished, as markdown
+
 Results: OUT/errors-eN.json and OUT/curation-eN-cvM.json (N, M: the epochs), every step's output
 beside them; a step that finished is kept, so the same command again carries on after a kill.
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -412,6 +415,61 @@ def curation(args) -> None:
     print(json.dumps(summary, indent=1))
 
 
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def report(args) -> None:
+    """The results in OUT as the markdown BENCHMARKS.md holds (what finished so far)."""
+    out = args.out.absolute()
+    for path in sorted(out.glob("errors-*.json")):
+        if not path.name.startswith("errors-e") and not path.name.startswith("errors-default"):
+            continue
+        d = json.loads(path.read_text())
+        f, t = d["figures"], d["timing"]
+        print(f"### {path.name}: {d['commit']}, {d['machine']['date']}\n")
+        print(f"`{t['command']}`: {t['wall_s'] / 60:.1f} min wall, {t['cpu_s'] / 60:.1f} min CPU, load "
+              f"{t['load_before'][0]} -> {t['load_after'][0]}; {f['faces']:,} faces, {f['flipped']:,} flipped "
+              f"(base rate {_pct(f['base_rate'])}); out-of-fold accuracy against the flipped labels "
+              f"{_pct(f['out_of_fold_accuracy']['vs_labels_as_flipped'])}, against the original ones "
+              f"{_pct(f['out_of_fold_accuracy']['vs_original_labels'])}\n")
+        print("| ranking (k = faces flipped) | precision@k | recall@k |\n|---|---:|---:|")
+        for name, r in f["at_k"].items():
+            print(f"| {name.replace('_', ' ')} | {_pct(r['precision'])} | {_pct(r['recall'])} |")
+        print("\n| flagged set | faces | precision | recall |\n|---|---:|---:|---:|")
+        s = f["stored_flags"]
+        print(f"| stored flags (noise rate) | {s['flagged']:,} | {_pct(s['precision'])} | {_pct(s['recall'])} |")
+        for name, m in f["methods"].items():
+            print(f"| {name} | {m['flagged']:,} | {_pct(m['precision'])} | {_pct(m['recall'])} |")
+        ds = f["disagreement_set"]
+        print(f"| model disagrees | {ds['size']:,} | {_pct(ds['precision'])} | {_pct(ds['recall'])} |\n")
+        if "cleanlab" in f:
+            print("cleanlab " + f["cleanlab"]["cleanlab_version"] + ": " + ", ".join(
+                f"{m}: ours {c['ours']}, theirs {c['cleanlab']}, both {c['both']}"
+                for m, c in f["cleanlab"].items() if m != "cleanlab_version") + "\n")
+        for fold in d["folds"]:
+            print(f"fold {fold['fold']}: {fold['seconds'] / 60:.1f} min, held-out accuracy {_pct(fold['accuracy'])}")
+        print()
+    for path in sorted(out.glob("curation-e*.json")):
+        d = json.loads(path.read_text())
+        print(f"### {path.name}: {d['commit']}, {d['machine']['date']}\n")
+        print("| arm | seeds | PublicTest accuracy mean +- sd | per seed | + mirror TTA | macro-F1 |\n|---|---|---:|---|---:|---:|")
+        for arm, v in d["summary"].items():
+            n, f = v["none"], v["flip"]
+            print(f"| {arm} | {len(n['per_seed'])} | {_pct(n['accuracy_mean'])} +- {_pct(n['accuracy_std'])} | "
+                  f"{', '.join(_pct(x) for x in n['per_seed'])} | {_pct(f['accuracy_mean'])} +- "
+                  f"{_pct(f['accuracy_std'])} | {n['macro_f1_mean']:.3f} |")
+        print("\n" + json.dumps(d["steps"], indent=1, default=str)[:3000])
+    # What finished of a curation run that has not written its summary yet.
+    for path in sorted(out.glob("*-e*-s*.json")):
+        if not re.fullmatch(r"(raw|curated)-e\d+-s\d+", path.stem):
+            continue
+        r = json.loads(path.read_text())
+        print(f"{path.stem}: PublicTest {_pct(r['public_test']['none']['accuracy'])} (mirror TTA "
+              f"{_pct(r['public_test']['flip']['accuracy'])}), {r['train_faces']:,} training faces, "
+              f"fit {r['fit']['wall_s'] / 60:.1f} min")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -427,8 +485,10 @@ def main() -> None:
     c.add_argument("--epochs", type=int, default=10, help="epochs of every fit, both arms")
     c.add_argument("--cv-epochs", type=int, default=8, help="epochs of the curation's fold models")
     c.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0, 1, 2])
+    r = sub.add_parser("report", help="what finished, as markdown for BENCHMARKS.md")
+    r.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop")
     args = ap.parse_args()
-    {"errors": errors, "curation": curation}[args.what](args)
+    {"errors": errors, "curation": curation, "report": report}[args.what](args)
 
 
 if __name__ == "__main__":
