@@ -9,7 +9,9 @@ One module for `curate export` and for training, so both see the same faces in t
         a.face.id, a.label, a.split
 
 Filters become a db.types.FaceFilter; the class map (`anger=angry,contempt=`) renames or drops labels;
-the split itself is curation.split.
+with status "labeled", a duplicate group's confirmed label wins over its unreviewed members' labels
+(reviewed_labels_win); spec.exclude_issues leaves out a model's unresolved label issues; the split
+itself is curation.split.
 """
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from curation.split import SPLITS, SplitItem, assign_splits, parse_split
+from curation.split import SPLITS, SplitItem, assign_splits, duplicate_groups, parse_split
 from db.catalog import Catalog
 from db.errors import CatalogError
-from db.types import SELECTION_CONFIRMED, SELECTION_LABELED, FaceFilter, FaceRow
+from db.types import SELECTION_CONFIRMED, SELECTION_LABELED, FaceFilter, FaceRow, ModelInfo, Status
 
 STATUSES = (SELECTION_LABELED, SELECTION_CONFIRMED)
 
@@ -42,6 +44,9 @@ class SelectionSpec:
     # Only these faces (the labeler exports its current filter); `faces_from` says what they are.
     face_ids: frozenset[int] | None = None
     faces_from: str | None = None
+    # Leave out the faces this model's predictions flag as label issues that nobody has confirmed
+    # since (`train suggest`; Catalog.unresolved_issues): a model id.
+    exclude_issues: int | None = None
 
     def as_dict(self) -> dict:
         out = {
@@ -54,6 +59,8 @@ class SelectionSpec:
         }
         if self.face_ids is not None:  # (absent otherwise: earlier manifests stay byte-identical)
             out["only_faces"] = {"from": self.faces_from, "count": len(self.face_ids)}
+        if self.exclude_issues is not None:  # (likewise)
+            out["exclude_issues"] = {"model_id": self.exclude_issues}
         return out
 
 
@@ -70,6 +77,8 @@ class SplitSelection:
     classes: list[str]  # class names; a face's class id is its label's index here
     assignments: list[SplitAssignment]
     moved_by_group: int = 0  # --split keep: faces moved to their duplicate group's split
+    relabeled_by_review: int = 0  # status labeled: faces that took their group's confirmed label
+    excluded_issues: int = 0  # faces left out as unresolved label issues (spec.exclude_issues)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Faces per split and class: {"train": {"angry": 3, ...}, "val": ..., "test": ...}."""
@@ -137,6 +146,39 @@ def _class_order(catalog_classes: list[str], spec: SelectionSpec, present: set[s
     return [k for k in order if k in present]
 
 
+def issues_model(catalog: Catalog, ref: str | None) -> ModelInfo:
+    """The model whose label issues --exclude-issues leaves out: `ref` (a name, id or directory),
+    else the newest model with stored predictions (the one the labeler shows)."""
+    if ref is not None:
+        info = catalog.get_model(ref)
+        if info is None:
+            raise SelectionError(f"no model {ref!r} in {catalog.display} (`train list` lists them)")
+        return info
+    found = catalog.models_with_predictions()
+    if not found:
+        raise SelectionError(f"--exclude-issues: no model has stored predictions in {catalog.display}; "
+                             "run `train suggest` first")
+    return found[0]
+
+
+def reviewed_labels_win(mapped: list[tuple[FaceRow, str]]) -> tuple[list[tuple[FaceRow, str]], int]:
+    """Inside a duplicate group (a stored group or identical pixels), the label people confirmed wins:
+    when the group's confirmed faces agree on one label, its unreviewed and uncertain members take
+    it too. A group whose confirmed faces disagree, or that has none, keeps its labels. Returns the
+    faces with their labels and how many labels changed."""
+    by_id = {f.id: (f, label) for f, label in mapped}
+    winners: dict[int, str] = {}
+    items = [SplitItem(f.id, label, f.dup_group, f.pixel_sha256) for f, label in mapped]
+    for group in duplicate_groups(items):
+        if len(group) < 2:
+            continue
+        confirmed = {by_id[it.face_id][1] for it in group if by_id[it.face_id][0].status is Status.CONFIRMED}
+        if len(confirmed) == 1:
+            (label,) = confirmed
+            winners.update({it.face_id: label for it in group if it.label != label})
+    return [(f, winners.get(f.id, label)) for f, label in mapped], len(winners)
+
+
 def select_split(catalog: Catalog, spec: SelectionSpec) -> SplitSelection:
     """Select faces by spec, rename their labels by the map, keep the wanted classes, split them.
 
@@ -150,12 +192,20 @@ def select_split(catalog: Catalog, spec: SelectionSpec) -> SplitSelection:
     faces = list(catalog.iter_faces(face_filter(spec)))
     if spec.face_ids is not None:
         faces = [f for f in faces if f.id in spec.face_ids]
+    excluded = 0
+    if spec.exclude_issues is not None:
+        unresolved = catalog.unresolved_issues(spec.exclude_issues)
+        kept = [f for f in faces if f.id not in unresolved]
+        excluded, faces = len(faces) - len(kept), kept
     labels_here = {f.label for f in faces} | set(catalog.class_names())
     unknown = sorted(set(spec.class_map) - labels_here)
     if unknown:
         raise SelectionError(f"class map names unknown class(es): {', '.join(unknown)}")
     mapped = [(f, spec.class_map.get(f.label, f.label)) for f in faces]
     mapped = [(f, label) for f, label in mapped if label is not None]
+    relabeled = 0
+    if spec.status == SELECTION_LABELED:
+        mapped, relabeled = reviewed_labels_win(mapped)
     if spec.classes is not None:
         targets = {v for v in spec.class_map.values() if v} | labels_here
         unknown = sorted(set(spec.classes) - targets)
@@ -174,4 +224,5 @@ def select_split(catalog: Catalog, spec: SelectionSpec) -> SplitSelection:
         SplitAssignment(face=f, label=label, split=result.splits[f.id]) for f, label in mapped
     ]
     return SplitSelection(spec=spec, classes=classes, assignments=assignments,
-                          moved_by_group=result.moved_by_group)
+                          moved_by_group=result.moved_by_group, relabeled_by_review=relabeled,
+                          excluded_issues=excluded)

@@ -143,3 +143,26 @@ def assign_splits(items: list[SplitItem], spec: SplitSpec) -> SplitResult:
     if spec.ratios is None:
         return _split_by_hints(groups)
     return _split_by_ratios(groups, spec)
+
+
+def assign_folds(items: list[SplitItem], k: int, seed: int = 0) -> dict[int, int]:
+    """Face id -> fold 0..k-1 for K-fold cross-validation: stratified by class, deterministic, and a
+    whole duplicate group (stored group or identical pixels) always in one fold, as in the splits.
+
+    Within each class, groups are ordered by the same content hash as the splits, and each goes to
+    the fold with the fewest faces of that class so far (ties: the lowest fold).
+    """
+    if k < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, not {k}")
+    strata: dict[str, list[list[SplitItem]]] = defaultdict(list)
+    for g in duplicate_groups(items):
+        strata[_majority_label(g)].append(g)
+    folds: dict[int, int] = {}
+    for label in sorted(strata):
+        filled = [0] * k
+        for g in sorted(strata[label], key=lambda g: _order_key(g, seed)):
+            f = min(range(k), key=lambda f: (filled[f], f))
+            filled[f] += len(g)
+            for it in g:
+                folds[it.face_id] = f
+    return folds

@@ -16,6 +16,7 @@ from db.browse import BrowseMixin
 from db.errors import CatalogError, database_error_message
 from db.explanations import ExplanationsMixin
 from db.ingest import IngestMixin
+from db.issues import IssuesMixin
 from db.location import CatalogLocation, prepare_directory, prepare_store, resolve
 from db.queries import QueriesMixin
 from db.registry import RegistryMixin
@@ -38,7 +39,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # how long a writer queues for the lock; FACECA
 
 
 class Catalog(IngestMixin, QueriesMixin, BrowseMixin, AnnotationsMixin, ReviewMixin, RegistryMixin,
-              ExplanationsMixin):
+              ExplanationsMixin, IssuesMixin):
     """The repository API every stage uses. Stages write no SQL of their own.
 
     Writes go through `_writing()`: on SQLite it takes the write lock up front (BEGIN IMMEDIATE) so

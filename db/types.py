@@ -469,3 +469,34 @@ class ExplanationRow:
     method: str
     png: bytes
     created_at: datetime
+
+
+# --- the model in the loop: what review changed (train fit records it in model.json) ------------
+
+
+@dataclass(frozen=True)
+class ReviewSummary:
+    """What people did to a set of faces, from their annotations and the audit (label events).
+
+    reviewed: faces confirmed or marked uncertain. relabeled: label changes of a face that had a
+    label (a first label is not a change). after_suggestion: decisions made while a model's
+    prediction was shown (the event's model_id); of them, changed_after_suggestion changed the label,
+    to_model_class of those to the class the model predicted. changes: "from->to" -> count, of the
+    label changes after a suggestion.
+    """
+
+    faces: int
+    by_status: dict[str, int]
+    reviewed: int
+    relabeled: int
+    after_suggestion: int
+    changed_after_suggestion: int
+    to_model_class: int
+    changes: dict[str, int]
+    by_model: dict[int, int]  # model id -> decisions after its suggestion
+
+    def as_dict(self) -> dict:
+        return {"faces": self.faces, "by_status": dict(self.by_status), "reviewed": self.reviewed,
+                "relabeled": self.relabeled, "after_suggestion": self.after_suggestion,
+                "changed_after_suggestion": self.changed_after_suggestion, "to_model_class": self.to_model_class,
+                "changes": dict(self.changes), "by_model": {str(k): v for k, v in self.by_model.items()}}

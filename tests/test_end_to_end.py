@@ -168,10 +168,11 @@ def test_scrape_review_merge_fit_review_fit_compare(shared_data, tmp_path, monke
     selected = train_ids | test_ids
     assert any(sum(f["id"] in selected for f in g["faces"]) > 1 for g in dedupe["duplicate_groups"])
 
-    # 8. model.json records the merge: the sources and the class map.
+    # 8. model.json records the merge: the sources, the class map, what review did.
     for card in cards.values():
         assert card["selection"]["map"] == {"disgust": "angry"}
         assert "disgust" not in card["classes"] and "angry" in card["classes"]
     first_sources, second_sources = (set(cards[n]["selection"]["by_source"]["train"]) for n in ("first", "second"))
     assert {"fer2013", "jaffe", "ck+", "bing: happy human face"} <= first_sources
     assert "bing: surprised face" not in first_sources and "bing: surprised face" in second_sources
+    assert cards["second"]["review"]["reviewed"] > cards["first"]["review"]["reviewed"] > 0

@@ -22,6 +22,8 @@ Examples:
   train serve models/fer                                        # http://127.0.0.1:8000/
   train explain models/fer --source fer2013 --limit 500         # Grad-CAM maps for the labeler
   train list
+  train suggest --cross-val 5 --out runs/cv5 --source fer2013   # out-of-fold predictions, label issues
+  train issues runs/cv5 --top 20
 """,
 )
 @click.version_option(package_name="facecat")
@@ -37,9 +39,11 @@ from training.cli_compare import compare_command  # noqa: E402
 from training.cli_list import list_command  # noqa: E402
 from training.cli_serve import serve_command  # noqa: E402
 from training.cli_explain import explain_command  # noqa: E402
+from training.cli_suggest import suggest_command  # noqa: E402
+from training.cli_issues import issues_command  # noqa: E402
 
 for _command in (fit_command, evaluate_command, predict_command, export_command, compare_command, list_command,
-                 serve_command, explain_command):
+                 suggest_command, issues_command, serve_command, explain_command):
     main.add_command(_command)
 
 

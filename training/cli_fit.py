@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from curation.selection import STATUSES, SelectionSpec, parse_class_map, parse_names
+from curation.selection import STATUSES, SelectionSpec, issues_model, parse_class_map, parse_names
 from db.cli import UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors
 from training import archs
 from training.schedule import OPTIMIZERS, SCHEDULES
@@ -17,8 +17,8 @@ from training.tfenv import PRECISIONS
 INTERRUPTED = ("interrupted; the best model so far is kept in OUT/model.keras: "
                "run the same command with --resume to carry on")
 # Options a --resume run takes from the interrupted run; giving another value is an error.
-RECORDED = ("status", "classes", "class_map", "sources", "split", "seed", "input_size", "arch", "batch", "lr",
-            "optimizer", "schedule", "class_weights", "precision")
+RECORDED = ("status", "classes", "class_map", "sources", "exclude_issues", "issues_model_ref", "split", "seed",
+            "input_size", "arch", "batch", "lr", "optimizer", "schedule", "class_weights", "precision")
 
 
 def _list_archs() -> None:
@@ -40,6 +40,7 @@ Examples:
   train fit --out models/three --classes happy,sad,neutral --map disgust=angry
   train fit --out models/big --arch resnet9-32 --epochs 40 --input-size 100
   train fit --out models/fer --resume                            # after Ctrl-C
+  train fit --out models/clean --exclude-issues                  # without the faces `train suggest` flagged
   train fit --arch list                                          # architectures, parameter counts
 \b
 OUT gets model.keras (the best epoch by validation accuracy), model.json (classes, input size,
@@ -53,10 +54,17 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @catalog_options
 @click.option("--out", type=click.Path(path_type=Path), metavar="DIR", help="The model directory to write (models/NAME).")
 @click.option("--status", type=click.Choice(STATUSES), default="labeled", show_default=True,
-              help="labeled: has a label and is not deleted; confirmed: reviewed and kept.")
+              help="labeled: has a label and is not deleted (in a duplicate group, the label people confirmed "
+                   "wins over unreviewed members' labels); confirmed: reviewed and kept.")
 @click.option("--classes", metavar="A,B,...", help="Keep only these classes (names after --map), in this output order.")
 @click.option("--map", "class_map", metavar="OLD=NEW,...", help="Rename classes (disgust=angry) or drop them (contempt=).")
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only faces from this source (repeatable).")
+@click.option("--exclude-issues", is_flag=True,
+              help="Leave out the faces a model flagged as likely mislabeled (`train suggest`) that nobody has "
+                   "confirmed since its prediction (as `curate export --exclude-issues`).")
+@click.option("--issues-model", "issues_model_ref", metavar="MODEL",
+              help="With --exclude-issues: the model (name, id or directory) [default: the newest with stored "
+                   "predictions, the one the labeler shows].")
 @click.option("--split", default="80/10/10", show_default=True, metavar="T/V/T|keep",
               help="Train/val/test shares (stratified, duplicate groups kept together, as `curate export`), "
                    "or keep: the faces' split hints (FER2013 Usage: Training, PublicTest = val, PrivateTest = test).")
@@ -83,9 +91,9 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @click.pass_context
 @user_errors
 @on_interrupt(INTERRUPTED)
-def fit_command(ctx: click.Context, catalog_location, store, out, status, classes, class_map, sources, split, seed,
-                input_size, arch, epochs, batch, lr, optimizer, schedule, class_weights, precision, resume, force,
-                no_cache, as_json) -> None:
+def fit_command(ctx: click.Context, catalog_location, store, out, status, classes, class_map, sources, exclude_issues,
+                issues_model_ref, split, seed, input_size, arch, epochs, batch, lr, optimizer, schedule, class_weights,
+                precision, resume, force, no_cache, as_json) -> None:
     """Train a CNN on the catalog's labeled faces and register it.
 
     Faces are chosen and split by curation's selection module, exactly as `curate export` chooses
@@ -108,6 +116,11 @@ def fit_command(ctx: click.Context, catalog_location, store, out, status, classe
         recorded = _recorded(ctx, out / FIT_FILE, cfg)
         cfg = dataclasses.replace(recorded, out=out, epochs=epochs or recorded.epochs)
     with open_for_command(catalog_location, store) as cat:
+        if issues_model_ref is not None and not exclude_issues:
+            raise click.UsageError("--issues-model goes with --exclude-issues")
+        if exclude_issues and not resume:
+            flagger = issues_model(cat, issues_model_ref)
+            cfg = dataclasses.replace(cfg, spec=dataclasses.replace(cfg.spec, exclude_issues=flagger.id))
         with progress(desc="decoding faces", unit="face") as bar:
             result = run_fit(cat, cfg, resume=resume, force=force, bar=bar)
     _show(result, as_json)
@@ -130,12 +143,15 @@ def _recorded(ctx: click.Context, path: Path, given_cfg):
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"cannot resume from {path}: {exc}") from None
     given = [n for n in RECORDED if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
-    changed = [n for n in given if _option_value(given_cfg, n) != _option_value(cfg, n)]
+    # --exclude-issues is resolved to a model id inside the run's spec: it cannot be compared, only left out
+    changed = [n for n in given if n in ("exclude_issues", "issues_model_ref")
+               or _option_value(given_cfg, n) != _option_value(cfg, n)]
     if changed:
-        names = ", ".join(f"--{n.replace('_', '-').replace('class-map', 'map').replace('sources', 'source')} "
-                          f"(it was {_option_value(cfg, n)!r})" for n in changed)
+        def shown(n: str) -> str:
+            flag = "--" + n.replace("_", "-").replace("-ref", "").replace("class-map", "map").replace("sources", "source")
+            return flag if n in ("exclude_issues", "issues_model_ref") else f"{flag} (it was {_option_value(cfg, n)!r})"
         raise UserError(f"--resume carries on with the interrupted run's own options; leave out or give as "
-                        f"recorded {names} (only --epochs may change)")
+                        f"recorded {', '.join(shown(n) for n in changed)} (only --epochs may change)")
     return cfg
 
 
@@ -144,13 +160,24 @@ def _show(r, as_json: bool) -> None:
         print_json({"path": str(r.out), "model_id": r.model_id, "classes": r.classes, "counts": r.counts,
                     "metrics": r.metrics, "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
                     "stopped": r.stopped, "seconds": round(r.seconds, 1), "cpu_seconds": round(r.cpu_seconds, 1),
-                    "cache_hit": r.cache_hit, "precision": r.precision})
+                    "cache_hit": r.cache_hit, "precision": r.precision, **r.extra})
         return
     faces = {s: sum(r.counts[s].values()) for s in r.counts}
     click.echo(f"model {r.model_id} written to {r.out}: {len(r.classes)} classes, {faces['train']:,} training, "
                f"{faces['val']:,} validation, {faces['test']:,} test faces")
     click.echo(f"{r.stopped} after {r.epochs_run} epochs (best: epoch {r.best_epoch}) in {r.seconds / 60:.1f} min "
                f"({r.cpu_seconds / 60:.1f} min CPU, {r.precision}, faces {'from the cache' if r.cache_hit else 'decoded'})")
+    review = r.extra.get("review") or {}
+    notes = []
+    if r.extra.get("excluded_issues") is not None:
+        notes.append(f"{r.extra['excluded_issues']:,} flagged faces left out")
+    if r.extra.get("relabeled_by_review"):
+        notes.append(f"{r.extra['relabeled_by_review']:,} took their duplicate group's confirmed label")
+    if review:
+        notes.append(f"{review['reviewed']:,} of {review['faces']:,} training faces reviewed, "
+                     f"{review['changed_after_suggestion']:,} labels changed after a model's suggestion")
+    if notes:
+        click.echo("  " + "; ".join(notes))
     for s in ("val", "test"):
         if s in r.metrics and "accuracy" in r.metrics[s]:
             m = r.metrics[s]

@@ -7,7 +7,8 @@ from db.cli import catalog_options, open_for_command, print_json, user_errors
 
 
 def _pct(metrics: dict, split: str) -> str:
-    acc = (metrics.get(split) or {}).get("accuracy")
+    # A cross-validation's figure is its out-of-fold accuracy, shown as its validation accuracy.
+    acc = (metrics.get(split) or (metrics.get("out_of_fold") if split == "val" else None) or {}).get("accuracy")
     return f"{acc:.1%}" if isinstance(acc, (int, float)) else "-"
 
 

@@ -71,7 +71,8 @@ class FitConfig:
         s = d.pop("spec")
         spec = SelectionSpec(status=s["status"], classes=tuple(s["classes"]) if s["classes"] is not None else None,
                              class_map=s["map"], sources=tuple(s["sources"]) if s["sources"] is not None else None,
-                             split=s["split"], seed=s["seed"])
+                             split=s["split"], seed=s["seed"],
+                             exclude_issues=(s.get("exclude_issues") or {}).get("model_id"))
         augment = d.pop("augment")
         if "erase_area" in augment:
             augment["erase_area"] = tuple(augment["erase_area"])  # JSON has no tuples
@@ -81,7 +82,7 @@ class FitConfig:
 @dataclass
 class FitResult:
     out: Path
-    model_id: int
+    model_id: int | None  # None: not registered (a fold model)
     classes: list[str]
     counts: dict
     metrics: dict
@@ -173,8 +174,10 @@ def _float32_copy(checkpoint: Path, cfg: FitConfig, n_classes: int, on_gpu: bool
     return net
 
 
-def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool = False, bar=None) -> FitResult:
-    """Train a model as cfg says and register it. bar: a progress bar for decoding faces (cache miss)."""
+def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool = False, bar=None,
+            register: bool = True) -> FitResult:
+    """Train a model as cfg says and register it (unless not register: a cross-validation's fold
+    model). bar: a progress bar for decoding faces (cache miss)."""
     started, cpu_started = time.perf_counter(), time.process_time()
     out = cfg.out.absolute()
     cfg = cfg.resolved()  # an unknown architecture is refused here, before anything is written
@@ -247,7 +250,9 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
         "seed": cfg.spec.seed,
         "selection": {**cfg.spec.as_dict(), "snapshot_sha256": snapshot_sha256(sel.assignments),
                       "split_sha256": {s: modelio.ids_sha256(split[s][2]) for s in SPLITS},
-                      "counts": selection_counts(sel), "moved_by_group": sel.moved_by_group},
+                      "counts": selection_counts(sel), "moved_by_group": sel.moved_by_group,
+                      "relabeled_by_review": sel.relabeled_by_review,
+                      **({"excluded_issues": sel.excluded_issues} if cfg.spec.exclude_issues is not None else {})},
     }
     # What was merged: each split's faces by source (a scrape's query, a dataset).
     params["selection"]["by_source"] = {
@@ -267,6 +272,8 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
                      "seconds": round(seconds, 1), "fit_seconds": round(fit_seconds, 1),
                      "cpu_seconds": round(cpu_seconds, 1), "cache_hit": pixels.hit,
                      "load_average_end": machine.load_average()},
+        # What people's review did to the training faces (the audit): the loop closed.
+        "review": catalog.review_summary([int(i) for i in train_ids]).as_dict(),
         "machine": machine.describe(tfenv.gpus()),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training_faces": {"ids": [int(i) for i in train_ids], "pixel_hashes": train_hashes},
@@ -278,7 +285,11 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     plots.curves(history, out / "curves.png", f"{out.name}: {cfg.arch}, {len(y_train):,} training faces")
     plots.confusion(shown.confusion, sel.classes, out / "confusion.png",
                     f"{out.name} on the {report_split} split: accuracy {shown.accuracy:.1%}, macro-F1 {shown.macro_f1:.3f}")
-    model_id = catalog.register_model(NewModel(name=out.name, path=str(out.resolve()), classes=sel.classes, kind="model",
-                                               params=params, metrics=summary_metrics))
+    model_id = None
+    if register:
+        model_id = catalog.register_model(NewModel(name=out.name, path=str(out.resolve()), classes=sel.classes,
+                                                   kind="model", params=params, metrics=summary_metrics))
     return FitResult(out, model_id, sel.classes, sel.counts(), per_split_dicts, epochs_run, best_epoch, stopped,
-                     seconds, cpu_seconds, pixels.hit, precision)
+                     seconds, cpu_seconds, pixels.hit, precision,
+                     extra={"review": card["review"], "relabeled_by_review": sel.relabeled_by_review,
+                            "excluded_issues": sel.excluded_issues if cfg.spec.exclude_issues is not None else None})

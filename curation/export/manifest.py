@@ -47,6 +47,11 @@ def build(fmt: str, size: int, selection: SplitSelection, placed: list[tuple[Spl
         "moved_by_group": selection.moved_by_group,
         "snapshot_sha256": snapshot_sha256(selection.assignments),
     }
+    # Only when they apply, so that other manifests stay byte-identical to earlier ones.
+    if selection.relabeled_by_review:
+        head["relabeled_by_review"] = selection.relabeled_by_review
+    if selection.spec.exclude_issues is not None:
+        head["excluded_issues"] = selection.excluded_issues
     faces = [
         {
             "id": a.face.id, "split": a.split, "label": a.label, **where,

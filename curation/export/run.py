@@ -42,6 +42,7 @@ class ExportResult:
     counts: dict
     manifest_sha256: str
     export_id: int
+    excluded_issues: int = 0  # faces left out as unresolved label issues (spec.exclude_issues)
 
 
 def export_size(fmt: str, selection: SplitSelection, size: int | None) -> int:
@@ -238,4 +239,4 @@ def _write(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, selection
     digest = hashlib.sha256(data).hexdigest()
     counts = manifest.counts(selection)
     export_id = catalog.record_export(str(out), fmt, {**spec.as_dict(), "size": size}, counts, digest)
-    return ExportResult(out, fmt, size, selection.classes, counts, digest, export_id)
+    return ExportResult(out, fmt, size, selection.classes, counts, digest, export_id, selection.excluded_issues)

@@ -1,0 +1,85 @@
+"""The model in the loop: label issues a model's predictions flag (confident learning, `train
+suggest`), which of them people have resolved since, and what review changed (from the audit)."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+from sqlalchemy import and_, func, not_, select, update
+
+from db import models as m
+from db.types import ReviewSummary, Status
+
+_A, _E, _P = m.Annotation, m.LabelEvent, m.Prediction
+BATCH = 1000
+
+
+def _chunks(seq: Sequence, n: int = BATCH):
+    for i in range(0, len(seq), n):
+        yield list(seq[i : i + n])
+
+
+class IssuesMixin:
+    def mark_issues(self, model_id: int, face_ids: Sequence[int]) -> int:
+        """Flag these faces' predictions of the model as label issues, and clear the flag on its
+        other predictions (the set replaces the last one). Returns how many were flagged (faces the
+        model has no prediction for are ignored)."""
+        ids = sorted(set(int(i) for i in face_ids))
+        flagged = 0
+        with self._writing() as conn:
+            conn.execute(update(_P).where(_P.model_id == model_id, _P.issue.is_(True)).values(issue=False))
+            for chunk in _chunks(ids):
+                flagged += conn.execute(update(_P).where(_P.model_id == model_id, _P.face_id.in_(chunk))
+                                        .values(issue=True)).rowcount
+        return flagged
+
+    def issue_face_ids(self, model_id: int) -> list[int]:
+        """The faces whose prediction by this model is flagged, in id order."""
+        with self._reading() as conn:
+            return list(conn.execute(select(_P.face_id).where(_P.model_id == model_id, _P.issue.is_(True))
+                                     .order_by(_P.face_id)).scalars())
+
+    def unresolved_issues(self, model_id: int) -> set[int]:
+        """Flagged faces that nobody has confirmed since the prediction was stored: a face confirmed
+        (relabeled or kept) after its prediction's time is resolved; deleted faces are left out."""
+        resolved = and_(_A.status == Status.CONFIRMED.value, _A.updated_at >= _P.created_at)
+        stmt = (select(_P.face_id).join(_A, _A.face_id == _P.face_id)
+                .where(_P.model_id == model_id, _P.issue.is_(True), _A.status != Status.DELETED.value,
+                       not_(resolved)))
+        with self._reading() as conn:
+            return set(conn.execute(stmt).scalars())
+
+    def models_with_issues(self) -> list:
+        """Models with flagged predictions, newest first."""
+        with self._reading() as conn:
+            ids = set(conn.execute(select(_P.model_id).where(_P.issue.is_(True)).distinct()).scalars())
+        return [x for x in self.models() if x.id in ids]
+
+    def review_summary(self, face_ids: Sequence[int]) -> ReviewSummary:
+        """What review did to these faces (see ReviewSummary)."""
+        ids = sorted(set(int(i) for i in face_ids))
+        by_status: Counter = Counter()
+        relabeled = after = changed = to_model = 0
+        changes: Counter = Counter()
+        by_model: Counter = Counter()
+        ev = select(_E.face_id, _E.from_label, _E.to_label, _E.model_id, _E.predicted_label)
+        with self._reading() as conn:
+            for chunk in _chunks(ids):
+                for status, n in conn.execute(select(_A.status, func.count()).where(_A.face_id.in_(chunk))
+                                              .group_by(_A.status)).all():
+                    by_status[status] += n
+                for _, old, new, model_id, predicted in conn.execute(ev.where(_E.face_id.in_(chunk))).all():
+                    label_changed = old is not None and new != old
+                    relabeled += label_changed
+                    if model_id is not None:
+                        after += 1
+                        by_model[model_id] += 1
+                        if new != old:
+                            changed += 1
+                            to_model += new is not None and new == predicted
+                            changes[f"{old}->{new}"] += 1
+        reviewed = by_status[Status.CONFIRMED.value] + by_status[Status.UNCERTAIN.value]
+        return ReviewSummary(faces=len(ids), by_status=dict(sorted(by_status.items())), reviewed=reviewed,
+                             relabeled=relabeled, after_suggestion=after, changed_after_suggestion=changed,
+                             to_model_class=to_model, changes=dict(changes.most_common()),
+                             by_model=dict(sorted(by_model.items())))
