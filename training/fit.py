@@ -11,6 +11,7 @@ import dataclasses
 import json
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -253,6 +254,9 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
                       "relabeled_by_review": sel.relabeled_by_review,
                       **({"excluded_issues": sel.excluded_issues} if cfg.spec.exclude_issues is not None else {})},
     }
+    # What was merged: each split's faces by source (a scrape's query, a dataset).
+    params["selection"]["by_source"] = {
+        s: dict(sorted(Counter(a.face.source_name for a in sel.assignments if a.split == s).items())) for s in SPLITS}
     card = {
         "name": out.name, "classes": sel.classes, "input_size": cfg.input_size,
         "preprocessing": {

@@ -57,21 +57,22 @@ class BingLookalike(ImageSite):
 
     def _fragment(self, q: str, first: int, count: int) -> str:
         items = []
-        for i, e in enumerate(self.entries[first - 1 : first - 1 + count], first):
+        results = self.results(q)
+        for i, e in enumerate(results[first - 1 : first - 1 + count], first):
             m = {"murl": self.full_url(e), "turl": f"{self.base}/th/{e.name}.jpg",
                  "purl": f"{self.base}/pages/{e.name}.html", "t": f"Result {i}: {e.name}"}
             items.append(
                 f'<li><a class="iusc" m="{html.escape(json.dumps(m))}" href="/images/search?view=detailV2&amp;id={i}">'
                 f'<img src="/th/{quote(e.name)}.jpg" alt="{e.name}"></a></li>'
             )
-        nxt = self._async_url(q, first + count) if first - 1 + count < len(self.entries) else ""
+        nxt = self._async_url(q, first + count) if first - 1 + count < len(results) else ""
         return "".join(items) + f'<div class="dgControl" data-nextUrl="{html.escape(nxt)}"></div>'
 
     def __call__(self, h: Handler) -> None:
         route, p = h.route, h.params
         if route == "/images/search":
             q = p.get("q", "")
-            body = PAGE.format(q=html.escape(q), q_json=json.dumps(q), total=len(self.entries), batch=BATCH,
+            body = PAGE.format(q=html.escape(q), q_json=json.dumps(q), total=len(self.results(q)), batch=BATCH,
                                scroll_batches=SCROLL_BATCHES, first_async=html.escape(self._async_url(q, 1)))
             h.send(200, body.encode())
         elif route == "/images/async":

@@ -20,9 +20,16 @@ class Entry:
 
 
 class ImageSite:
-    """Base of the look-alikes: full-size images under /img/, thumbnails under /th/."""
+    """Base of the look-alikes: full-size images under /img/, thumbnails under /th/.
 
-    def __init__(self, entries: list[Entry], slow_seconds: float = 0.4):
+    `entries` are the results of every query, or (a dict) each query's own results, as a real
+    engine answers "happy face" and "neutral face" with different photos; a query the dict lacks
+    has no results. An entry's name is its image's identity across queries."""
+
+    def __init__(self, entries: list[Entry] | dict[str, list[Entry]], slow_seconds: float = 0.4):
+        self.by_query = dict(entries) if isinstance(entries, dict) else None
+        if self.by_query is not None:
+            entries = list({e.name: e for results in self.by_query.values() for e in results}.values())
         self.entries = entries
         self.slow_seconds = slow_seconds
         self.bytes = {e.name: make_image(i + 1, e.fmt) for i, e in enumerate(entries) if e.kind in ("ok", "slow")}
@@ -34,6 +41,10 @@ class ImageSite:
         server = serve(self)
         self.base = server.url
         return server
+
+    def results(self, query: str) -> list[Entry]:
+        """The results of one query, best first."""
+        return self.entries if self.by_query is None else self.by_query.get(query, [])
 
     def expected_images(self) -> set[bytes]:
         return set(self.bytes.values())

@@ -292,3 +292,22 @@ def test_the_annotator_is_given_else_remembered_else_the_os_user(tmp_path, monke
     assert resolve_annotator(None, store) == "osuser"
     assert resolve_annotator("  alice ", store) == "alice"  # and remembered
     assert resolve_annotator(None, settings(str(tmp_path / "s.ini"))) == "alice"
+
+
+def test_a_scripted_review_writes_what_the_keys_would_with_its_own_tool_in_the_audit(any_catalog):
+    from labeler.scripted import decide
+
+    ids = add_faces(any_catalog, 3, suggested=["happy", "sad", None], kind="scrape", source="bing: x", query="x")
+    faces = any_catalog.faces_by_ids(ids)
+    r = decide(any_catalog, faces, "confirm", annotator="demo", via="demo")
+    assert {f: (lab, st) for f, (lab, st, _v) in r.applied.items()} == {ids[0]: ("happy", "confirmed"),
+                                                                        ids[1]: ("sad", "confirmed")}
+    assert r.refused == {ids[2]: NO_LABEL} and not r.conflicts and r.message is None
+    (event,) = any_catalog.label_events(ids[0])
+    assert (event.annotator, event.via, event.to_label, event.to_status) == ("demo", "demo", "happy", "confirmed")
+    # A face read before someone else changed it: the catalog refuses the stale decision, nothing is written.
+    stale = any_catalog.faces_by_ids([ids[0]])
+    assert decide(any_catalog, stale, "delete", annotator="demo", via="demo").applied
+    again = decide(any_catalog, stale, "label", annotator="demo", via="demo", label="sad")
+    assert not again.applied and [c.face_id for c in again.conflicts] == [ids[0]]
+    assert any_catalog.get_face(ids[0], with_crop=False).status is Status.DELETED

@@ -48,3 +48,16 @@ def test_a_lookalike_serves_on_the_loopback_address_only():
         assert page.status_code == 200 and site.full_url(site.entries[0]) in page.text
         assert requests.get(site.full_url(site.entries[0]), timeout=10).content == site.bytes["a"]
         assert requests.get(site.full_url(site.entries[1]), timeout=10).status_code == 404
+
+
+def test_a_lookalike_answers_each_query_with_its_own_results():
+    site = BingLookalike({"happy face": [Entry("a"), Entry("b")], "sad face": [Entry("c"), Entry("a")]})
+    assert [e.name for e in site.entries] == ["a", "b", "c"]  # every image once, for the full-size URLs
+    with site.start() as server:
+        happy = requests.get(f"{server.url}/images/async?q=happy+face&first=1", timeout=10).text
+        sad = requests.get(f"{server.url}/images/async?q=sad+face&first=1", timeout=10).text
+        other = requests.get(f"{server.url}/images/async?q=angry+face&first=1", timeout=10).text
+        assert site.full_url(Entry("b")) in happy and site.full_url(Entry("b")) not in sad
+        assert site.full_url(Entry("c")) in sad and site.full_url(Entry("a")) in sad
+        assert "/img/" not in other  # a query the site does not know has no results
+        assert requests.get(site.full_url(Entry("c")), timeout=10).content == site.bytes["c"]
