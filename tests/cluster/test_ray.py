@@ -23,6 +23,7 @@ from db.types import FaceFilter
 from scraper.cli import main as scrape
 from tests.curation.conftest import add_raw_images
 from tests.scraper.test_cli import N_IMAGES, gallery_app
+from tests.signals import ctrl_c_reaches_the_child
 
 pytestmark = pytest.mark.postgres
 
@@ -161,7 +162,8 @@ def test_a_stopped_driver_keeps_what_was_stored_and_the_same_command_finishes(ho
         add_raw_images(cat, files)
     cmd = [str(Path(sys.executable).parent / "curate"), "extract", "--executor", f"ray:{ray_cluster.address}",
            "--catalog", pg_url, "--store", store]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_reaches_the_child)
     with open_catalog(pg_url, store) as cat:
         deadline = time.monotonic() + 120
         while cat.stats()["by_extraction"].get("pending", 0) == len(set(files.values())):

@@ -25,6 +25,7 @@ from scraper.lookalike.site import Entry
 from tests.scraper.processes import cmdline_of, descendants
 from tests.scraper.test_cli import SCRAPE, assert_store_is_sound
 from tests.scraper.waiting import wait_for
+from tests.signals import ctrl_c_reaches_the_child
 
 pytestmark = pytest.mark.slow
 
@@ -220,7 +221,8 @@ def test_sigterm_or_ctrl_c_stops_chromium_and_chromedriver_and_leaves_a_sound_ca
     cat = tmp_path / "cat"
     open_catalog(cat, create=True).close()
     cmd = [SCRAPE, "angry face", "--base-url", server.url, "--catalog", str(cat), "--concurrency", "2", "--settle", "0.5"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "SE_OFFLINE": "true"})
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "SE_OFFLINE": "true"},
+                            preexec_fn=ctrl_c_reaches_the_child)
     browser = {}
     try:
         wait_for(lambda: any(h.startswith("/img/") for h in server.hits) or proc.poll() is not None, "downloads to start")
