@@ -204,20 +204,11 @@ class RayCluster:
                     pass
 
     def _get(self, ref, fn, batch, shared, crashed) -> list:
-        ray = self.ray
         try:
-            return ray.get(ref)
-        except ray.exceptions.RayTaskError as exc:
-            cause = getattr(exc, "cause", None)
-            if isinstance(cause, CatalogError):
-                raise _same_error(cause) from None  # e.g. a worker cannot reach the blob store
-            raise
-        except ray.exceptions.RayError as exc:
-            if type(exc).__name__ not in _SYSTEM_FAILURES and not any(
-                    c.__name__ in _SYSTEM_FAILURES for c in type(exc).__mro__):
-                raise
+            return self._get_one(ref)
+        except _Crashed as lost:
             if crashed is None:
-                raise ExecutorError(f"a Ray task failed {TASK_RETRIES + 1} times: {type(exc).__name__}") from None
+                raise ExecutorError(f"a Ray task failed {TASK_RETRIES + 1} times: {lost.args[0]}") from None
         # Retried and still lost: one item at a time, so the one that kills its worker is known.
         out = []
         for item in batch:
@@ -238,12 +229,12 @@ class RayCluster:
             raise
         except ray.exceptions.RayError as exc:
             if any(c.__name__ in _SYSTEM_FAILURES for c in type(exc).__mro__):
-                raise _Crashed() from None
+                raise _Crashed(type(exc).__name__) from None
             raise
 
 
 class _Crashed(Exception):
-    pass
+    """A task lost with its worker or node (after Ray's retries); args[0]: Ray's error's name."""
 
 
 def _same_error(cause: CatalogError) -> CatalogError:
