@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import false as sa_false
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -218,7 +219,8 @@ class Prediction(Base):
     face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(64))
     confidence: Mapped[float] = mapped_column(Float)
-    probabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # jsonb on PostgreSQL (0008): the model orders read one class's probability per row.
+    probabilities: Mapped[dict[str, Any]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Added by 0005. second_confidence: the runner-up's probability (for the normalized margin).
     # in_sample: the model trained on this face (or its duplicate group): not an out-of-sample guess.
