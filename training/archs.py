@@ -6,7 +6,10 @@ layer, so no caller has to remember the scaling) and ends in a float32 softmax o
 - vgg-small (CPU default): four VGG stages of 3x3 conv + BN + ReLU (32, 64, 128, 256 filters; one
   conv in the first stage, where the resolution makes convs dear, two in the others), max pooling,
   global average pooling, dropout. 1.2 M parameters, ~95 M multiply-adds per 48x48 face: an epoch
-  of FER2013 takes about 50 s on two cores in bfloat16 (BENCHMARKS.md).
+  of FER2013 takes 36-40 s on two free cores in bfloat16 (BENCHMARKS.md). Decoupled weight decay 0.5
+  on the kernels: with RMSProp at 1e-3 it pulls the weights back over ~2,000 steps (9 epochs),
+  which keeps the effective step of the batch-normalised convolutions from shrinking as their
+  weights grow (+2 points at 10 epochs, BENCHMARKS.md).
 - resnet9-16: David Page's fast-CIFAR ResNet-9 layout at a quarter width (0.41 M). Measured slower
   to converge here than vgg-small (global max pooling); kept for comparison.
 - vgg-kc: the VGG variant of Khaireddin & Chen 2021 ("Facial Emotion Recognition: State of the Art
@@ -37,6 +40,7 @@ class Recipe:
     optimizer: str  # rmsprop | adam | sgd
     schedule: str  # cosine (warm-up then cosine decay) | plateau (ReduceLROnPlateau)
     dropout: float = 0.2
+    weight_decay: float = 0.0  # decoupled (w -= lr * wd * w), on kernels only (schedule.optimizer)
 
 
 def _conv_bn_relu(x, filters: int, norm):
@@ -109,7 +113,8 @@ RECIPES = {
     for r in (
         Recipe("vgg-small", lambda s, k, d, norm: vgg(s, k, dropout=d, norm=norm),
                "VGG stages 32-256, global average pooling", "cpu",
-               epochs=40, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine", dropout=0.3),
+               epochs=40, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine", dropout=0.3,
+               weight_decay=0.5),
         Recipe("resnet9-16", lambda s, k, d, norm: resnet9(s, k, 16, d, norm),
                "ResNet-9 layout (Page) at width 16", "cpu",
                epochs=20, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine"),

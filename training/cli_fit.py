@@ -18,7 +18,7 @@ INTERRUPTED = ("interrupted; the best model so far is kept in OUT/model.keras: "
                "run the same command with --resume to carry on")
 # Options a --resume run takes from the interrupted run; giving another value is an error.
 RECORDED = ("status", "classes", "class_map", "sources", "exclude_issues", "issues_model_ref", "split", "seed",
-            "input_size", "arch", "batch", "lr", "optimizer", "schedule", "class_weights", "precision")
+            "input_size", "arch", "batch", "lr", "optimizer", "schedule", "weight_decay", "class_weights", "precision")
 
 
 def _list_archs() -> None:
@@ -79,6 +79,9 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="Optimizer [default: the recipe's; rmsprop for the CPU default].")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
               help="cosine: warm-up then cosine decay; plateau: ReduceLROnPlateau [default: the recipe's].")
+@click.option("--weight-decay", type=click.FloatRange(0, 100), default=None, metavar="WD",
+              help="Decoupled weight decay on the kernels, each step w -= lr*WD*w; 0: none [default: the "
+                   "recipe's; 0.5 for the CPU default].")
 @click.option("--class-weights/--no-class-weights", "class_weights", default=False, show_default=True,
               help="Weight each class by n/(K*count) in the loss. Off by default: on FER2013 they cost 3 points of "
                    "accuracy and gained no macro-F1 (BENCHMARKS.md).")
@@ -92,7 +95,7 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @user_errors
 @on_interrupt(INTERRUPTED)
 def fit_command(ctx: click.Context, catalog_location, store, out, status, classes, class_map, sources, exclude_issues,
-                issues_model_ref, split, seed, input_size, arch, epochs, batch, lr, optimizer, schedule, class_weights,
+                issues_model_ref, split, seed, input_size, arch, epochs, batch, lr, optimizer, schedule, weight_decay, class_weights,
                 precision, resume, force, no_cache, as_json) -> None:
     """Train a CNN on the catalog's labeled faces and register it.
 
@@ -110,7 +113,7 @@ def fit_command(ctx: click.Context, catalog_location, store, out, status, classe
     spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
                          sources=tuple(sources) or None, split=split, seed=seed)
     cfg = FitConfig(out=out, spec=spec, input_size=int(input_size), arch=arch, epochs=epochs, batch=batch, lr=lr,
-                    optimizer=optimizer, schedule=schedule, class_weights=class_weights,
+                    optimizer=optimizer, schedule=schedule, weight_decay=weight_decay, class_weights=class_weights,
                     precision=precision, use_cache=not no_cache)
     if resume:
         recorded = _recorded(ctx, out / FIT_FILE, cfg)

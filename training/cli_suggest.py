@@ -19,7 +19,7 @@ INTERRUPTED = ("interrupted; the finished folds (and an interrupted fold's last 
                "run the same command again to carry on")
 # Options that only a cross-validation takes (the fold models' selection and recipe).
 CROSS_VAL_ONLY = ("out", "status", "classes", "split", "seed", "input_size", "arch", "epochs", "batch", "lr",
-                  "optimizer", "schedule", "class_weights", "precision", "force")
+                  "optimizer", "schedule", "weight_decay", "class_weights", "precision", "force")
 METHOD_NAMES = {"noise_rate": "prune by noise rate", "class": "prune by class", "both": "prune by class and noise rate",
                 "confident_joint": "off-diagonal of the confident joint"}
 
@@ -74,11 +74,13 @@ model's predictions: order "Likely mislabeled first", filter "Flagged by confide
               help="With --cross-val: the fold models' input size.")
 @click.option("--arch", default=archs.DEFAULT_ARCH, show_default=True, metavar="NAME",
               help="With --cross-val: the fold models' architecture (`train fit --arch list`).")
-@click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="With --cross-val: epochs [default: the recipe's].")
+@click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="With --cross-val: epochs of each fold model [default: half the recipe's].")
 @click.option("--batch", type=click.IntRange(1, 4096), default=None, help="With --cross-val: batch size [default: the recipe's].")
 @click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None, help="With --cross-val: peak learning rate.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="With --cross-val: optimizer.")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=None, help="With --cross-val: learning-rate schedule.")
+@click.option("--weight-decay", type=click.FloatRange(0, 100), default=None, metavar="WD",
+              help="With --cross-val: decoupled weight decay (as `train fit`).")
 @click.option("--class-weights/--no-class-weights", "class_weights", default=False, show_default=True,
               help="With --cross-val: weight classes by n/(K*count) in the loss.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
@@ -91,7 +93,7 @@ model's predictions: order "Likely mislabeled first", filter "Flagged by confide
 @on_interrupt(INTERRUPTED)
 def suggest_command(ctx: click.Context, model, catalog_location, store, folds, faces, sources, class_map, tta, method,
                     out, status, classes, split, seed, input_size, arch, epochs, batch, lr, optimizer, schedule,
-                    class_weights, precision, force, no_cache, as_json) -> None:
+                    weight_decay, class_weights, precision, force, no_cache, as_json) -> None:
     """Store MODEL's class probabilities for catalog faces (or, with --cross-val K, every labeled
     face's out-of-fold probabilities) and flag the faces whose label is likely wrong."""
     given = [n for n in CROSS_VAL_ONLY if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
@@ -114,8 +116,8 @@ def suggest_command(ctx: click.Context, model, catalog_location, store, folds, f
     spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
                          sources=tuple(sources) or None, split=ALL_FOLDED if split == "all" else split, seed=seed)
     fit = FitConfig(out=out, spec=spec, input_size=int(input_size), arch=arch, epochs=epochs, batch=batch, lr=lr,
-                    optimizer=optimizer, schedule=schedule, class_weights=class_weights, precision=precision,
-                    use_cache=not no_cache)
+                    optimizer=optimizer, schedule=schedule, weight_decay=weight_decay, class_weights=class_weights,
+                    precision=precision, use_cache=not no_cache)
     cfg = CrossValConfig(out=out, folds=folds, fit=fit, tta=tta, method=method)
     with open_for_command(catalog_location, store) as cat:
         try:

@@ -37,7 +37,7 @@ from curation.selection import SplitSelection, select_split
 from curation.split import SplitItem, assign_folds, duplicate_groups
 from db.catalog import Catalog
 from db.types import NewModel
-from training import cache, confident, modelio
+from training import archs, cache, confident, modelio
 from training.errors import TrainingError
 from training.fit import FIT_FILE, RESUME_DIR, FitConfig, run_fit
 from training.suggest import CheckResult, store_and_check
@@ -48,6 +48,9 @@ RUN_VERSION = 1
 PREDICTIONS_FILE = "predictions.npz"
 INNER_SPLIT = "90/10/0"  # a fold model's own train / val (to choose its epoch) of the other folds
 ALL_FOLDED = "100/0/0"  # --split default for a cross-validation: every selected face in the folds
+# Fold models train for half the recipe's epochs by default: K of them then cost K/2 fits
+# (BENCHMARKS.md, "Finding label errors", measures the ranking they give).
+FOLD_EPOCHS_SHARE = 0.5
 
 
 class Interrupted(Exception):
@@ -62,10 +65,18 @@ class CrossValConfig:
     tta: str = "flip"
     method: str = confident.DEFAULT_METHOD
 
+    def fold_fit(self) -> FitConfig:
+        """The fold models' recipe with every value filled in: the architecture's, at
+        FOLD_EPOCHS_SHARE of its epochs unless the epochs were given (K models cost K fits)."""
+        if self.fit.epochs:
+            return self.fit.resolved()
+        epochs = max(1, round(archs.recipe(self.fit.arch).epochs * FOLD_EPOCHS_SHARE))
+        return dataclasses.replace(self.fit, epochs=epochs).resolved()
+
     def options(self) -> dict:
         """What a run can only be carried on with (the confident-learning method may change), as
         crossval.json holds it (JSON: tuples are lists)."""
-        return json.loads(json.dumps({"folds": self.folds, "fit": _fit_options(self.fit.resolved()), "tta": self.tta}))
+        return json.loads(json.dumps({"folds": self.folds, "fit": _fit_options(self.fold_fit()), "tta": self.tta}))
 
 
 def _fit_options(fit: FitConfig) -> dict:
@@ -216,7 +227,7 @@ def run_crossval(catalog: Catalog, cfg: CrossValConfig, force: bool = False, say
 
     started = (time.perf_counter(), time.process_time())
     out = cfg.out.absolute()
-    fit_cfg = cfg.fit.resolved()
+    fit_cfg = cfg.fold_fit()
     sel = select_split(catalog, fit_cfg.spec)
     folded = [a for a in sel.assignments if a.split == "train"]
     outside = [a for a in sel.assignments if a.split != "train"]

@@ -44,6 +44,7 @@ class FitConfig:
     lr: float | None = None
     optimizer: str | None = None
     schedule: str | None = None
+    weight_decay: float | None = None
     class_weights: bool = False  # measured: they cost accuracy on FER2013 (BENCHMARKS.md)
     label_smoothing: float = 0.1
     precision: str = "auto"
@@ -57,7 +58,8 @@ class FitConfig:
         r = archs.recipe(self.arch)
         return dataclasses.replace(self, epochs=self.epochs or r.epochs, batch=self.batch or r.batch,
                                    lr=self.lr or r.lr, optimizer=self.optimizer or r.optimizer,
-                                   schedule=self.schedule or r.schedule)
+                                   schedule=self.schedule or r.schedule,
+                                   weight_decay=r.weight_decay if self.weight_decay is None else self.weight_decay)
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -204,7 +206,7 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     val_ds = data.eval_dataset(x_val, y_val, k)
     steps = -(-len(y_train) // cfg.batch)
     rate = schedule.learning_rate(cfg.schedule, cfg.lr, steps, cfg.epochs, cfg.warmup_epochs)
-    model.compile(optimizer=schedule.optimizer(cfg.optimizer, rate),
+    model.compile(optimizer=schedule.optimizer(cfg.optimizer, rate, cfg.weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                   metrics=["accuracy"], jit_compile=False)  # XLA: no faster on this CPU (BENCHMARKS.md)
     previous = read_history(out / "history.csv") if resume else {}
@@ -244,7 +246,7 @@ def run_fit(catalog: Catalog, cfg: FitConfig, resume: bool = False, force: bool 
     params = {
         "arch": cfg.arch, "parameters": int(best.count_params()), "input_size": cfg.input_size,
         "hyper_parameters": {"epochs": cfg.epochs, "batch": cfg.batch, "lr": cfg.lr, "optimizer": cfg.optimizer,
-                             "schedule": cfg.schedule, "warmup_epochs": cfg.warmup_epochs, "patience": cfg.patience,
+                             "schedule": cfg.schedule, "weight_decay": cfg.weight_decay, "warmup_epochs": cfg.warmup_epochs, "patience": cfg.patience,
                              "class_weights": cfg.class_weights, "label_smoothing": cfg.label_smoothing,
                              "augment": cfg.augment.as_dict(), "precision": precision},
         "seed": cfg.spec.seed,

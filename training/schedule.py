@@ -30,15 +30,22 @@ def learning_rate(schedule: str, lr: float, steps_per_epoch: int, epochs: int, w
         warmup_target=lr if warmup else None, warmup_steps=warmup)
 
 
-def optimizer(name: str, rate):
+def optimizer(name: str, rate, weight_decay: float = 0.0):
+    """The named optimizer. weight_decay: decoupled (each step w -= lr * wd * w), on kernels only:
+    batch normalisation's scale and offset and the biases are not pulled to zero."""
     keras = load().keras
+    wd = weight_decay or None
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(rate)  # the mission's design
-    if name == "adam":
-        return keras.optimizers.Adam(rate)
-    if name == "sgd":
-        return keras.optimizers.SGD(rate, momentum=0.9, nesterov=True)
-    raise TrainingError(f"unknown optimizer {name!r}; use one of: {', '.join(OPTIMIZERS)}")
+        opt = keras.optimizers.RMSprop(rate, weight_decay=wd)  # the mission's design
+    elif name == "adam":
+        opt = keras.optimizers.Adam(rate, weight_decay=wd)
+    elif name == "sgd":
+        opt = keras.optimizers.SGD(rate, momentum=0.9, nesterov=True, weight_decay=wd)
+    else:
+        raise TrainingError(f"unknown optimizer {name!r}; use one of: {', '.join(OPTIMIZERS)}")
+    if wd:
+        opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return opt
 
 
 def current_lr(opt) -> float:

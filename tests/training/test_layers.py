@@ -48,3 +48,22 @@ def test_saved_model_holds_only_stock_layers(trained):
         config = json.loads(z.read("config.json"))
     names = {layer["class_name"] for layer in config["config"]["layers"]}
     assert "BatchNormalization" in names and not any("Fused" in n for n in names)
+
+
+def test_weight_decay_shrinks_kernels_but_not_batch_norm_or_biases():
+    from training import schedule
+
+    configure(0, "float32")
+    keras = load().keras
+    inputs = keras.Input((6, 6, 1))
+    x = fused_batch_normalization()()(keras.layers.Conv2D(2, 3, use_bias=False)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x)))
+    opt = schedule.optimizer("rmsprop", 0.1, weight_decay=0.5)
+    before = {v.path: np.array(v) for v in model.trainable_variables}
+    # Zero gradients: RMSProp moves nothing, so what changes is the decay alone (w *= 1 - lr * wd).
+    opt.apply_gradients([(np.zeros(v.shape, "float32"), v) for v in model.trainable_variables])
+    for v in model.trainable_variables:
+        kept = v.name in ("gamma", "beta", "bias")
+        expected = before[v.path] * (1.0 if kept else 1 - 0.1 * 0.5)
+        np.testing.assert_allclose(np.array(v), expected, rtol=1e-6, err_msg=v.path)
+    assert {v.name for v in model.trainable_variables} == {"kernel", "gamma", "beta", "bias"}

@@ -319,3 +319,17 @@ def test_a_cross_validation_is_carried_on_after_a_json_round_trip_and_an_upgrade
     assert _differing(cfg.options(), older) == ["erase"]
     other = CrossValConfig(out=tmp_path, folds=3, fit=FitConfig(out=tmp_path, spec=SelectionSpec(), epochs=3))
     assert _differing(other.options(), saved) == ["epochs"]
+
+
+def test_fold_models_train_half_the_recipes_epochs_unless_told(tmp_path):
+    from curation.selection import SelectionSpec
+    from training import archs
+    from training.crossval import CrossValConfig
+    from training.fit import FitConfig
+
+    recipe = archs.recipe(archs.DEFAULT_ARCH)
+    default = CrossValConfig(out=tmp_path, folds=5, fit=FitConfig(out=tmp_path, spec=SelectionSpec()))
+    assert default.fold_fit().epochs == recipe.epochs // 2 and default.fold_fit().lr == recipe.lr
+    assert default.options()["fit"]["epochs"] == recipe.epochs // 2  # what crossval.json records
+    told = CrossValConfig(out=tmp_path, folds=5, fit=FitConfig(out=tmp_path, spec=SelectionSpec(), epochs=3))
+    assert told.fold_fit().epochs == 3
