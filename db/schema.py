@@ -1,20 +1,27 @@
-"""Schema versions: upgrade an older catalog when it is opened, refuse a newer one."""
+"""Schema versions: upgrade an older catalog when it is opened, refuse a newer one.
+
+Alembic (and the migration scripts it loads) is imported only when a catalog is not at HEAD:
+opening a current catalog, what every command and the labeler do at start, reads one row.
+"""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from db.errors import CatalogError, SchemaTooNew
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0008"  # the newest migration's revision (tests/db/test_migrations.py checks it is alembic's head)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -23,19 +30,28 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The catalog's schema revision; None for a database without one (empty, or not a catalog)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     with engine.connect() as conn:
         raw = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
         if raw is not None:
@@ -57,6 +73,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def ensure_current(engine: Engine, display: str, create: bool) -> bool:
     """Bring the catalog to the head schema. Returns True when it was created just now."""
     rev = current_revision(engine)
+    if rev == HEAD:
+        return False
     if rev is None:
         tables = set(inspect(engine).get_table_names())
         if tables - {"alembic_version"}:

@@ -41,6 +41,7 @@ class Recipe:
     schedule: str  # cosine (warm-up then cosine decay) | plateau (ReduceLROnPlateau)
     dropout: float = 0.2
     weight_decay: float = 0.0  # decoupled (w -= lr * wd * w), on kernels only (schedule.optimizer)
+    fold_epochs: int = 0  # a cross-validation's fold models (K of them: fewer); 0: epochs // 2
 
 
 def _conv_bn_relu(x, filters: int, norm):
@@ -114,7 +115,7 @@ RECIPES = {
         Recipe("vgg-small", lambda s, k, d, norm: vgg(s, k, dropout=d, norm=norm),
                "VGG stages 32-256, global average pooling", "cpu",
                epochs=40, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine", dropout=0.3,
-               weight_decay=0.5),
+               weight_decay=0.5, fold_epochs=15),
         Recipe("resnet9-16", lambda s, k, d, norm: resnet9(s, k, 16, d, norm),
                "ResNet-9 layout (Page) at width 16", "cpu",
                epochs=20, batch=128, lr=1e-3, optimizer="rmsprop", schedule="cosine"),

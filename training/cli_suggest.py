@@ -74,7 +74,7 @@ model's predictions: order "Likely mislabeled first", filter "Flagged by confide
               help="With --cross-val: the fold models' input size.")
 @click.option("--arch", default=archs.DEFAULT_ARCH, show_default=True, metavar="NAME",
               help="With --cross-val: the fold models' architecture (`train fit --arch list`).")
-@click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="With --cross-val: epochs of each fold model [default: half the recipe's].")
+@click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="With --cross-val: epochs of each fold model [default: the recipe's fold epochs, 15 for the CPU default].")
 @click.option("--batch", type=click.IntRange(1, 4096), default=None, help="With --cross-val: batch size [default: the recipe's].")
 @click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None, help="With --cross-val: peak learning rate.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="With --cross-val: optimizer.")

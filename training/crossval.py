@@ -48,9 +48,6 @@ RUN_VERSION = 1
 PREDICTIONS_FILE = "predictions.npz"
 INNER_SPLIT = "90/10/0"  # a fold model's own train / val (to choose its epoch) of the other folds
 ALL_FOLDED = "100/0/0"  # --split default for a cross-validation: every selected face in the folds
-# Fold models train for half the recipe's epochs by default: K of them then cost K/2 fits
-# (BENCHMARKS.md, "Finding label errors", measures the ranking they give).
-FOLD_EPOCHS_SHARE = 0.5
 
 
 class Interrupted(Exception):
@@ -66,12 +63,13 @@ class CrossValConfig:
     method: str = confident.DEFAULT_METHOD
 
     def fold_fit(self) -> FitConfig:
-        """The fold models' recipe with every value filled in: the architecture's, at
-        FOLD_EPOCHS_SHARE of its epochs unless the epochs were given (K models cost K fits)."""
+        """The fold models' recipe with every value filled in: the architecture's, at its
+        fold_epochs unless the epochs were given (K models cost K fits; BENCHMARKS.md, "Finding
+        label errors", measures the ranking they give)."""
         if self.fit.epochs:
             return self.fit.resolved()
-        epochs = max(1, round(archs.recipe(self.fit.arch).epochs * FOLD_EPOCHS_SHARE))
-        return dataclasses.replace(self.fit, epochs=epochs).resolved()
+        r = archs.recipe(self.fit.arch)
+        return dataclasses.replace(self.fit, epochs=r.fold_epochs or max(1, r.epochs // 2)).resolved()
 
     def options(self) -> dict:
         """What a run can only be carried on with (the confident-learning method may change), as

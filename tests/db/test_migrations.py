@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -67,3 +68,23 @@ def test_migrations_create_exactly_the_models(any_catalog):
     with any_catalog.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_the_head_a_current_catalog_is_checked_against_without_alembic_is_alembics_head():
+    from db.schema import HEAD
+
+    assert HEAD == head_revision()  # a new migration must move db.schema.HEAD with it
+
+
+def test_opening_a_current_catalog_does_not_load_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    with open_catalog(tmp_path / "c", create=True):
+        pass
+    probe = ("import sys; from db import open_catalog\n"
+             f"with open_catalog({str(tmp_path / 'c')!r}) as cat: pass\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    assert out.strip() == "[]"

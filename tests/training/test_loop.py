@@ -321,7 +321,7 @@ def test_a_cross_validation_is_carried_on_after_a_json_round_trip_and_an_upgrade
     assert _differing(other.options(), saved) == ["epochs"]
 
 
-def test_fold_models_train_half_the_recipes_epochs_unless_told(tmp_path):
+def test_fold_models_train_the_recipes_fold_epochs_unless_told(tmp_path):
     from curation.selection import SelectionSpec
     from training import archs
     from training.crossval import CrossValConfig
@@ -329,7 +329,8 @@ def test_fold_models_train_half_the_recipes_epochs_unless_told(tmp_path):
 
     recipe = archs.recipe(archs.DEFAULT_ARCH)
     default = CrossValConfig(out=tmp_path, folds=5, fit=FitConfig(out=tmp_path, spec=SelectionSpec()))
-    assert default.fold_fit().epochs == recipe.epochs // 2 and default.fold_fit().lr == recipe.lr
-    assert default.options()["fit"]["epochs"] == recipe.epochs // 2  # what crossval.json records
+    assert 0 < recipe.fold_epochs < recipe.epochs
+    assert default.fold_fit().epochs == recipe.fold_epochs and default.fold_fit().lr == recipe.lr
+    assert default.options()["fit"]["epochs"] == recipe.fold_epochs  # what crossval.json records
     told = CrossValConfig(out=tmp_path, folds=5, fit=FitConfig(out=tmp_path, spec=SelectionSpec(), epochs=3))
     assert told.fold_fit().epochs == 3
