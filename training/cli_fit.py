@@ -23,11 +23,11 @@ RECORDED = ("status", "classes", "class_map", "sources", "exclude_issues", "issu
 
 def _list_archs() -> None:
     counts = archs.parameter_counts(48, 7)
-    click.echo(f"{'architecture':<12}  {'params':>10}  {'for':<3}  recipe (epochs, batch, optimizer, lr, schedule)")
+    click.echo(f"{'architecture':<12}  {'params':>10}  {'for':<3}  recipe (epochs, batch, optimizer, lr, schedule, weight decay)")
     for name, r in archs.RECIPES.items():
         mark = " (default)" if name == archs.DEFAULT_ARCH else ""
         click.echo(f"{name:<12}  {counts[name]:>10,}  {r.device:<3}  {r.epochs}, {r.batch}, {r.optimizer}, {r.lr:g}, "
-                   f"{r.schedule}: {r.summary}{mark}")
+                   f"{r.schedule}, {r.weight_decay:g}: {r.summary}{mark}")
     click.echo("(parameters at 48x48 input and 7 classes)")
 
 
@@ -38,7 +38,7 @@ Examples:
   train fit --out models/fer --split keep --source fer2013      # FER2013 Training / PublicTest
   train fit --out models/mine --status confirmed --split 80/10/10 --seed 1
   train fit --out models/three --classes happy,sad,neutral --map disgust=angry
-  train fit --out models/big --arch resnet9-32 --epochs 40 --input-size 100
+  train fit --out models/big --arch resnet9-16 --epochs 40 --input-size 100
   train fit --out models/fer --resume                            # after Ctrl-C
   train fit --out models/clean --exclude-issues                  # without the faces `train suggest` flagged
   train fit --arch list                                          # architectures, parameter counts

@@ -113,6 +113,7 @@ def test_arch_list_prints_parameter_counts():
     r = invoke(train, ["fit", "--arch", "list"])
     assert r.exit_code == 0
     assert "vgg-small" in r.output and "1,167,015" in r.output and "vgg-kc" in r.output
+    assert "40, 128, rmsprop, 0.001, cosine, 0.5: VGG stages" in r.output  # the CPU default's recipe, weight decay too
 
 
 def test_resume_takes_the_first_command_again_and_refuses_another_value(tmp_path):
