@@ -1,7 +1,9 @@
 """What several `train` subcommands share: MODEL resolution through the catalog, the input options
-of evaluate and compare, and the catalog opened only when it is needed."""
+of evaluate and compare, the recipe options of fit and suggest --cross-val, and the catalog opened
+only when it is needed."""
 from __future__ import annotations
 
+import functools
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -9,8 +11,14 @@ import click
 
 from curation.selection import parse_class_map
 from db.cli import open_for_command, progress
-from training import faces_in, modelio
+from training import archs, faces_in, modelio
 from training.errors import TrainingError
+from training.schedule import OPTIMIZERS, SCHEDULES
+from training.tfenv import PRECISIONS
+
+# The recipe options, by parameter name: FitConfig's keyword arguments of the same names.
+RECIPE_OPTIONS = ("input_size", "arch", "epochs", "batch", "lr", "optimizer", "schedule", "weight_decay",
+                  "class_weights", "precision")
 
 
 class LazyCatalog:
@@ -65,6 +73,51 @@ def input_options(func):
     ]):
         func = opt(func)
     return func
+
+
+def recipe_options(prefix: str = "", epochs_default: str = "the architecture's recipe"):
+    """--input-size, --arch, --epochs, --batch, --lr, --optimizer, --schedule, --weight-decay,
+    --class-weights, --precision: how a model trains, for `train fit` and for the fold models of
+    `train suggest --cross-val` alike (one definition: the same names, types and defaults). The
+    command gets them as one `recipe` argument, a dict of FitConfig's keyword arguments."""
+    def helped(text: str) -> str:
+        return prefix + text[0].lower() + text[1:] if prefix else text
+
+    options = [
+        click.option("--input-size", type=click.Choice(["48", "100"]), default="48", show_default=True,
+                     help=helped("Side of the faces the network sees (48: FER2013's size, fast; 100: the catalog's crops).")),
+        click.option("--arch", default=archs.DEFAULT_ARCH, show_default=True, metavar="NAME",
+                     help=helped("Architecture; `train fit --arch list` lists them.")),
+        click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help=helped(f"Epochs [default: {epochs_default}].")),
+        click.option("--batch", type=click.IntRange(1, 4096), default=None, help=helped("Batch size [default: the recipe's].")),
+        click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None,
+                     help=helped("Peak learning rate [default: the recipe's].")),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None,
+                     help=helped("Optimizer [default: the recipe's; rmsprop for the CPU default].")),
+        click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
+                     help=helped("Cosine: warm-up then cosine decay; plateau: ReduceLROnPlateau [default: the recipe's].")),
+        click.option("--weight-decay", type=click.FloatRange(0, 100), default=None, metavar="WD",
+                     help=helped("Decoupled weight decay on the kernels, each step w -= lr*WD*w; 0: none [default: "
+                                 "the recipe's; 0.5 for the CPU default].")),
+        click.option("--class-weights/--no-class-weights", "class_weights", default=False, show_default=True,
+                     help=helped("Weight each class by n/(K*count) in the loss. Off by default: on FER2013 they cost 3 "
+                                 "points of accuracy and gained no macro-F1 (BENCHMARKS.md).")),
+        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+                     help=helped("Auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions, else float32.")),
+    ]
+
+    def decorate(func):
+        @functools.wraps(func)
+        def with_recipe(*args, **kwargs):
+            recipe = {name: kwargs.pop(name) for name in RECIPE_OPTIONS}
+            recipe["input_size"] = int(recipe["input_size"])
+            return func(*args, recipe=recipe, **kwargs)
+
+        for opt in reversed(options):
+            with_recipe = opt(with_recipe)
+        return with_recipe
+
+    return decorate
 
 
 def gather(catalog: LazyCatalog, card: modelio.ModelCard, split, sources, csv_path, usage, folders, crop, class_map):

@@ -11,14 +11,13 @@ from click.core import ParameterSource
 from curation.selection import STATUSES, SelectionSpec, issues_model, parse_class_map, parse_names
 from db.cli import UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors
 from training import archs
-from training.schedule import OPTIMIZERS, SCHEDULES
-from training.tfenv import PRECISIONS
+from training.cli_common import RECIPE_OPTIONS, recipe_options
 
 INTERRUPTED = ("interrupted; the best model so far is kept in OUT/model.keras: "
                "run the same command with --resume to carry on")
 # Options a --resume run takes from the interrupted run; giving another value is an error.
 RECORDED = ("status", "classes", "class_map", "sources", "exclude_issues", "issues_model_ref", "split", "seed",
-            "input_size", "arch", "batch", "lr", "optimizer", "schedule", "weight_decay", "class_weights", "precision")
+            *(n for n in RECIPE_OPTIONS if n != "epochs"))
 
 
 def _list_archs() -> None:
@@ -69,24 +68,7 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
               help="Train/val/test shares (stratified, duplicate groups kept together, as `curate export`), "
                    "or keep: the faces' split hints (FER2013 Usage: Training, PublicTest = val, PrivateTest = test).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, the weights and the shuffling.")
-@click.option("--input-size", type=click.Choice(["48", "100"]), default="48", show_default=True,
-              help="Side of the faces the network sees (48: FER2013's size, fast; 100: the catalog's crops).")
-@click.option("--arch", default=archs.DEFAULT_ARCH, show_default=True, metavar="NAME",
-              help="Architecture; `--arch list` lists them.")
-@click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="Epochs [default: the architecture's recipe].")
-@click.option("--batch", type=click.IntRange(1, 4096), default=None, help="Batch size [default: the recipe's].")
-@click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None, help="Peak learning rate [default: the recipe's].")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="Optimizer [default: the recipe's; rmsprop for the CPU default].")
-@click.option("--schedule", type=click.Choice(SCHEDULES), default=None,
-              help="cosine: warm-up then cosine decay; plateau: ReduceLROnPlateau [default: the recipe's].")
-@click.option("--weight-decay", type=click.FloatRange(0, 100), default=None, metavar="WD",
-              help="Decoupled weight decay on the kernels, each step w -= lr*WD*w; 0: none [default: the "
-                   "recipe's; 0.5 for the CPU default].")
-@click.option("--class-weights/--no-class-weights", "class_weights", default=False, show_default=True,
-              help="Weight each class by n/(K*count) in the loss. Off by default: on FER2013 they cost 3 points of "
-                   "accuracy and gained no macro-F1 (BENCHMARKS.md).")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-              help="auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16 instructions, else float32.")
+@recipe_options()
 @click.option("--resume", is_flag=True, help="Carry on an interrupted run in OUT, with its recorded options.")
 @click.option("--force", is_flag=True, help="Replace the model already in OUT.")
 @click.option("--no-cache", is_flag=True, help="Decode the faces again instead of reading the cache (and do not write it).")
@@ -95,15 +77,14 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @user_errors
 @on_interrupt(INTERRUPTED)
 def fit_command(ctx: click.Context, catalog_location, store, out, status, classes, class_map, sources, exclude_issues,
-                issues_model_ref, split, seed, input_size, arch, epochs, batch, lr, optimizer, schedule, weight_decay, class_weights,
-                precision, resume, force, no_cache, as_json) -> None:
+                issues_model_ref, split, seed, recipe, resume, force, no_cache, as_json) -> None:
     """Train a CNN on the catalog's labeled faces and register it.
 
     Faces are chosen and split by curation's selection module, exactly as `curate export` chooses
     them, so an export and a model of the same options hold the same faces in the same splits.
     The same seed and data on the same machine give the same model.
     """
-    if arch == "list":
+    if recipe["arch"] == "list":
         _list_archs()
         return
     if out is None:
@@ -112,12 +93,10 @@ def fit_command(ctx: click.Context, catalog_location, store, out, status, classe
 
     spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
                          sources=tuple(sources) or None, split=split, seed=seed)
-    cfg = FitConfig(out=out, spec=spec, input_size=int(input_size), arch=arch, epochs=epochs, batch=batch, lr=lr,
-                    optimizer=optimizer, schedule=schedule, weight_decay=weight_decay, class_weights=class_weights,
-                    precision=precision, use_cache=not no_cache)
+    cfg = FitConfig(out=out, spec=spec, use_cache=not no_cache, **recipe)
     if resume:
         recorded = _recorded(ctx, out / FIT_FILE, cfg)
-        cfg = dataclasses.replace(recorded, out=out, epochs=epochs or recorded.epochs)
+        cfg = dataclasses.replace(recorded, out=out, epochs=recipe["epochs"] or recorded.epochs)
     with open_for_command(catalog_location, store) as cat:
         if issues_model_ref is not None and not exclude_issues:
             raise click.UsageError("--issues-model goes with --exclude-issues")

@@ -9,17 +9,15 @@ from click.core import ParameterSource
 
 from curation.selection import STATUSES, SelectionSpec, parse_class_map, parse_names
 from db.cli import catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors
-from training import archs, confident
+from training import confident
+from training.cli_common import RECIPE_OPTIONS, recipe_options
 from training.inference import TTA_MODES
-from training.schedule import OPTIMIZERS, SCHEDULES
 from training.suggest import FACE_CHOICES
-from training.tfenv import PRECISIONS
 
 INTERRUPTED = ("interrupted; the finished folds (and an interrupted fold's last epoch) are kept: "
                "run the same command again to carry on")
 # Options that only a cross-validation takes (the fold models' selection and recipe).
-CROSS_VAL_ONLY = ("out", "status", "classes", "split", "seed", "input_size", "arch", "epochs", "batch", "lr",
-                  "optimizer", "schedule", "weight_decay", "class_weights", "precision", "force")
+CROSS_VAL_ONLY = ("out", "status", "classes", "split", "seed", *RECIPE_OPTIONS, "force")
 METHOD_NAMES = {"noise_rate": "prune by noise rate", "class": "prune by class", "both": "prune by class and noise rate",
                 "confident_joint": "off-diagonal of the confident joint"}
 
@@ -70,21 +68,8 @@ model's predictions: order "Likely mislabeled first", filter "Flagged by confide
               help="With --cross-val: all: every selected face is folded; keep or ratios: only the train split "
                    "(as `train fit --split`), val and test faces get the fold models' mean.")
 @click.option("--seed", type=int, default=0, show_default=True, help="With --cross-val: seed of the folds and the fits.")
-@click.option("--input-size", type=click.Choice(["48", "100"]), default="48", show_default=True,
-              help="With --cross-val: the fold models' input size.")
-@click.option("--arch", default=archs.DEFAULT_ARCH, show_default=True, metavar="NAME",
-              help="With --cross-val: the fold models' architecture (`train fit --arch list`).")
-@click.option("--epochs", type=click.IntRange(1, 10_000), default=None, help="With --cross-val: epochs of each fold model [default: the recipe's fold epochs, 15 for the CPU default].")
-@click.option("--batch", type=click.IntRange(1, 4096), default=None, help="With --cross-val: batch size [default: the recipe's].")
-@click.option("--lr", type=click.FloatRange(0, 10, min_open=True), default=None, help="With --cross-val: peak learning rate.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="With --cross-val: optimizer.")
-@click.option("--schedule", type=click.Choice(SCHEDULES), default=None, help="With --cross-val: learning-rate schedule.")
-@click.option("--weight-decay", type=click.FloatRange(0, 100), default=None, metavar="WD",
-              help="With --cross-val: decoupled weight decay (as `train fit`).")
-@click.option("--class-weights/--no-class-weights", "class_weights", default=False, show_default=True,
-              help="With --cross-val: weight classes by n/(K*count) in the loss.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-              help="With --cross-val: mixed precision (as `train fit`).")
+@recipe_options(prefix="With --cross-val, the fold models': ",
+                epochs_default="the recipe's fold epochs, 15 for the CPU default")
 @click.option("--force", is_flag=True, help="With --cross-val: start over, replacing the run in RUN.")
 @click.option("--no-cache", is_flag=True, help="Decode the faces again instead of reading the cache (and do not write it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -92,8 +77,7 @@ model's predictions: order "Likely mislabeled first", filter "Flagged by confide
 @user_errors
 @on_interrupt(INTERRUPTED)
 def suggest_command(ctx: click.Context, model, catalog_location, store, folds, faces, sources, class_map, tta, method,
-                    out, status, classes, split, seed, input_size, arch, epochs, batch, lr, optimizer, schedule,
-                    weight_decay, class_weights, precision, force, no_cache, as_json) -> None:
+                    out, status, classes, split, seed, recipe, force, no_cache, as_json) -> None:
     """Store MODEL's class probabilities for catalog faces (or, with --cross-val K, every labeled
     face's out-of-fold probabilities) and flag the faces whose label is likely wrong."""
     given = [n for n in CROSS_VAL_ONLY if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
@@ -115,9 +99,7 @@ def suggest_command(ctx: click.Context, model, catalog_location, store, folds, f
 
     spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
                          sources=tuple(sources) or None, split=ALL_FOLDED if split == "all" else split, seed=seed)
-    fit = FitConfig(out=out, spec=spec, input_size=int(input_size), arch=arch, epochs=epochs, batch=batch, lr=lr,
-                    optimizer=optimizer, schedule=schedule, weight_decay=weight_decay, class_weights=class_weights,
-                    precision=precision, use_cache=not no_cache)
+    fit = FitConfig(out=out, spec=spec, use_cache=not no_cache, **recipe)
     cfg = CrossValConfig(out=out, folds=folds, fit=fit, tta=tta, method=method)
     with open_for_command(catalog_location, store) as cat:
         try:
