@@ -1,13 +1,13 @@
 """`curate export OUT`: a curated selection as image folders, a FER2013-style CSV or a .npz."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
 
 from curation.export import FORMATS, export
-from curation.selection import STATUSES, SelectionSpec, issues_model, parse_class_map, parse_names
+from curation.cli_issues import check_exclude_issues, exclude_issues_options, excluding_issues
+from curation.selection import STATUSES, SelectionSpec, parse_class_map, parse_names
 from curation.split import SPLITS
 from db.cli import (
     INTERRUPTED_NOTHING_WRITTEN, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors,
@@ -47,12 +47,7 @@ OUT/faces.npz with X, y, split, classes, face_ids.
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--size", type=click.IntRange(8, 1024), default=None,
               help="Side of the exported faces in pixels [default: 48 for csv, else the crops' size].")
-@click.option("--exclude-issues", is_flag=True,
-              help="Leave out the faces a model flagged as likely mislabeled (`train suggest`) that nobody has "
-                   "confirmed since its prediction.")
-@click.option("--issues-model", "issues_model_ref", metavar="MODEL",
-              help="With --exclude-issues: the model (name, id or directory) [default: the newest with stored "
-                   "predictions, the one the labeler shows].")
+@exclude_issues_options
 @click.option("--force", is_flag=True, help="Replace OUT if it is an earlier export (or an empty folder); anything else is refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @user_errors
@@ -68,15 +63,11 @@ def export_command(out: Path, catalog_location: str | None, store: str | None, f
     store. The same catalog and options give the same split and a
     byte-identical manifest.json.
     """
-    if issues_model_ref is not None and not exclude_issues:
-        raise click.UsageError("--issues-model goes with --exclude-issues")
+    check_exclude_issues(exclude_issues, issues_model_ref)
     spec = SelectionSpec(status=status, classes=parse_names(classes), class_map=parse_class_map(class_map),
                          sources=tuple(sources) or None, split=split, seed=seed)
     with open_for_command(catalog_location, store) as cat:
-        flagger = None
-        if exclude_issues:
-            flagger = issues_model(cat, issues_model_ref)
-            spec = dataclasses.replace(spec, exclude_issues=flagger.id)
+        spec, flagger = excluding_issues(cat, spec, exclude_issues, issues_model_ref)
         with progress(desc="exporting", unit="face") as bar:
             result = export(cat, out, fmt, spec, size=size, force=force, progress=bar)
     if as_json:

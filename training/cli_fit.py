@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from curation.selection import STATUSES, SelectionSpec, issues_model, parse_class_map, parse_names
+from curation.cli_issues import exclude_issues_options, excluding_issues
+from curation.selection import STATUSES, SelectionSpec, parse_class_map, parse_names
 from db.cli import UserError, catalog_options, on_interrupt, open_for_command, print_json, progress, user_errors
 from training import archs
 from training.cli_common import RECIPE_OPTIONS, recipe_options
@@ -58,12 +59,7 @@ far. Faces are decoded once into a cache ($FACECAT_CACHE, else ~/.cache/facecat)
 @click.option("--classes", metavar="A,B,...", help="Keep only these classes (names after --map), in this output order.")
 @click.option("--map", "class_map", metavar="OLD=NEW,...", help="Rename classes (disgust=angry) or drop them (contempt=).")
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only faces from this source (repeatable).")
-@click.option("--exclude-issues", is_flag=True,
-              help="Leave out the faces a model flagged as likely mislabeled (`train suggest`) that nobody has "
-                   "confirmed since its prediction (as `curate export --exclude-issues`).")
-@click.option("--issues-model", "issues_model_ref", metavar="MODEL",
-              help="With --exclude-issues: the model (name, id or directory) [default: the newest with stored "
-                   "predictions, the one the labeler shows].")
+@exclude_issues_options
 @click.option("--split", default="80/10/10", show_default=True, metavar="T/V/T|keep",
               help="Train/val/test shares (stratified, duplicate groups kept together, as `curate export`), "
                    "or keep: the faces' split hints (FER2013 Usage: Training, PublicTest = val, PrivateTest = test).")
@@ -98,11 +94,9 @@ def fit_command(ctx: click.Context, catalog_location, store, out, status, classe
         recorded = _recorded(ctx, out / FIT_FILE, cfg)
         cfg = dataclasses.replace(recorded, out=out, epochs=recipe["epochs"] or recorded.epochs)
     with open_for_command(catalog_location, store) as cat:
-        if issues_model_ref is not None and not exclude_issues:
-            raise click.UsageError("--issues-model goes with --exclude-issues")
-        if exclude_issues and not resume:
-            flagger = issues_model(cat, issues_model_ref)
-            cfg = dataclasses.replace(cfg, spec=dataclasses.replace(cfg.spec, exclude_issues=flagger.id))
+        if not resume:  # a resumed run has its selection, flags left out included
+            spec, _ = excluding_issues(cat, cfg.spec, exclude_issues, issues_model_ref)
+            cfg = dataclasses.replace(cfg, spec=spec)
         with progress(desc="decoding faces", unit="face") as bar:
             result = run_fit(cat, cfg, resume=resume, force=force, bar=bar)
     _show(result, as_json)
