@@ -86,9 +86,10 @@ def _fit_options(fit: FitConfig) -> dict:
 
 def _differing(now: dict, then: dict) -> list[str]:
     """The options that differ between this command and a saved run. An option the saved run does
-    not name (a newer facecat added it) counts as its default, the behaviour the run had."""
+    not name (a newer facecat added it) counts as the behaviour the run had: the option's default,
+    and no weight decay (there was none before it was recorded)."""
     now, then = _flat(now), _flat(then)
-    defaults = _flat({"fit": json.loads(json.dumps(_fit_options(FitConfig(out=Path()))))})
+    defaults = _flat({"fit": json.loads(json.dumps(_fit_options(FitConfig(out=Path(), weight_decay=0.0))))})
     differ = {k for k, v in now.items() if v != (then[k] if k in then else defaults.get(k))}
     differ |= set(then) - set(now)
     return sorted({k.rsplit(".", 1)[-1] for k in differ})
@@ -132,6 +133,23 @@ def read_run(out: Path) -> dict | None:
     if not isinstance(data, dict) or MARKER not in data:
         raise TrainingError(f"{out / RUN_FILE} is not a facecat cross-validation (no {MARKER!r} marker)")
     return data
+
+
+def _with_saved_recipe(cfg: CrossValConfig, out: Path) -> CrossValConfig:
+    """Epochs and weight decay not given: a run being carried on keeps those it started with, so
+    the same command carries it on after the recipe changed (a run recorded before weight decay
+    existed had none)."""
+    saved = read_run(out) if out.is_dir() and (cfg.fit.epochs is None or cfg.fit.weight_decay is None) else None
+    fit = ((saved or {}).get("options") or {}).get("fit")
+    if not isinstance(fit, dict):
+        return cfg
+    epochs, decay = fit.get("epochs"), fit.get("weight_decay", 0.0)
+    given = {}
+    if cfg.fit.epochs is None and isinstance(epochs, int) and epochs >= 1:
+        given["epochs"] = epochs
+    if cfg.fit.weight_decay is None and isinstance(decay, (int, float)) and decay >= 0:
+        given["weight_decay"] = float(decay)
+    return dataclasses.replace(cfg, fit=dataclasses.replace(cfg.fit, **given))
 
 
 def check_folds(sel: SplitSelection, folded: list, k: int) -> None:
@@ -225,6 +243,8 @@ def run_crossval(catalog: Catalog, cfg: CrossValConfig, force: bool = False, say
 
     started = (time.perf_counter(), time.process_time())
     out = cfg.out.absolute()
+    if not force:
+        cfg = _with_saved_recipe(cfg, out)
     fit_cfg = cfg.fold_fit()
     sel = select_split(catalog, fit_cfg.spec)
     folded = [a for a in sel.assignments if a.split == "train"]

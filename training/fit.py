@@ -70,6 +70,7 @@ class FitConfig:
     @staticmethod
     def from_dict(d: dict) -> "FitConfig":
         d = dict(d)
+        d.setdefault("weight_decay", 0.0)  # a run recorded before weight decay existed had none
         s = d.pop("spec")
         spec = SelectionSpec(status=s["status"], classes=tuple(s["classes"]) if s["classes"] is not None else None,
                              class_map=s["map"], sources=tuple(s["sources"]) if s["sources"] is not None else None,

@@ -59,6 +59,8 @@ def test_weight_decay_shrinks_kernels_but_not_batch_norm_or_biases():
     x = fused_batch_normalization()()(keras.layers.Conv2D(2, 3, use_bias=False)(inputs))
     model = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(x)))
     opt = schedule.optimizer("rmsprop", 0.1, weight_decay=0.5)
+    for v in model.trainable_variables:  # nothing at zero, where decay would show nothing
+        v.assign(np.full(v.shape, 0.7, "float32"))
     before = {v.path: np.array(v) for v in model.trainable_variables}
     # Zero gradients: RMSProp moves nothing, so what changes is the decay alone (w *= 1 - lr * wd).
     opt.apply_gradients([(np.zeros(v.shape, "float32"), v) for v in model.trainable_variables])

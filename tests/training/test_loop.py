@@ -334,3 +334,29 @@ def test_fold_models_train_the_recipes_fold_epochs_unless_told(tmp_path):
     assert default.options()["fit"]["epochs"] == recipe.fold_epochs  # what crossval.json records
     told = CrossValConfig(out=tmp_path, folds=5, fit=FitConfig(out=tmp_path, spec=SelectionSpec(), epochs=3))
     assert told.fold_fit().epochs == 3
+
+
+def test_the_same_command_carries_on_a_run_recorded_before_the_fold_recipe_changed(tmp_path):
+    from curation.selection import SelectionSpec
+    from training.crossval import RUN_FILE, MARKER, CrossValConfig, _differing, _with_saved_recipe
+    from training.fit import FitConfig
+
+    command = CrossValConfig(out=tmp_path, folds=3, fit=FitConfig(out=tmp_path, spec=SelectionSpec()))
+    old = json.loads(json.dumps(command.options()))
+    old["fit"]["epochs"] = 40  # the recipe's epochs, as a run of an earlier facecat recorded them
+    del old["fit"]["weight_decay"]  # and before weight decay existed
+    (tmp_path / RUN_FILE).write_text(json.dumps({MARKER: 1, "options": old}))
+    assert _differing(command.options(), old) == ["epochs", "weight_decay"]  # the options it would now resolve to
+    carried = _with_saved_recipe(command, tmp_path)
+    assert (carried.fit.epochs, carried.fit.weight_decay) == (40, 0.0)
+    assert _differing(carried.options(), old) == []
+    told = CrossValConfig(out=tmp_path, folds=3, fit=FitConfig(out=tmp_path, spec=SelectionSpec(), epochs=5))
+    assert _with_saved_recipe(told, tmp_path).fit.epochs == 5  # given on the command line: that value (then refused)
+
+
+def test_resume_of_a_fit_recorded_before_weight_decay_keeps_none():
+    from training.fit import FitConfig
+
+    d = FitConfig(out=Path("m")).as_dict()
+    del d["weight_decay"]
+    assert FitConfig.from_dict(d).resolved().weight_decay == 0.0
