@@ -39,7 +39,7 @@ from db.catalog import Catalog
 from db.types import NewModel
 from training import archs, cache, confident, modelio
 from training.errors import TrainingError
-from training.fit import FIT_FILE, RESUME_DIR, FitConfig, run_fit
+from training.fit import FIT_FILE, RESUME_DIR, UNRECORDED_WEIGHT_DECAY, FitConfig, run_fit
 from training.suggest import CheckResult, store_and_check
 
 RUN_FILE = "crossval.json"
@@ -89,7 +89,8 @@ def _differing(now: dict, then: dict) -> list[str]:
     not name (a newer facecat added it) counts as the behaviour the run had: the option's default,
     and no weight decay (there was none before it was recorded)."""
     now, then = _flat(now), _flat(then)
-    defaults = _flat({"fit": json.loads(json.dumps(_fit_options(FitConfig(out=Path(), weight_decay=0.0))))})
+    unrecorded = FitConfig(out=Path(), weight_decay=UNRECORDED_WEIGHT_DECAY)
+    defaults = _flat({"fit": json.loads(json.dumps(_fit_options(unrecorded)))})
     differ = {k for k, v in now.items() if v != (then[k] if k in then else defaults.get(k))}
     differ |= set(then) - set(now)
     return sorted({k.rsplit(".", 1)[-1] for k in differ})
@@ -135,15 +136,20 @@ def read_run(out: Path) -> dict | None:
     return data
 
 
-def _with_saved_recipe(cfg: CrossValConfig, out: Path) -> CrossValConfig:
+def saved_run(out: Path) -> dict | None:
+    """The run in OUT (crossval.json), None where there is none yet."""
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"--out {out} exists and is not a directory")
+    return read_run(out) if out.is_dir() else None
+
+
+def _with_saved_recipe(cfg: CrossValConfig, saved: dict | None) -> CrossValConfig:
     """Epochs and weight decay not given: a run being carried on keeps those it started with, so
-    the same command carries it on after the recipe changed (a run recorded before weight decay
-    existed had none)."""
-    saved = read_run(out) if out.is_dir() and (cfg.fit.epochs is None or cfg.fit.weight_decay is None) else None
+    the same command carries it on after the recipe changed."""
     fit = ((saved or {}).get("options") or {}).get("fit")
     if not isinstance(fit, dict):
         return cfg
-    epochs, decay = fit.get("epochs"), fit.get("weight_decay", 0.0)
+    epochs, decay = fit.get("epochs"), fit.get("weight_decay", UNRECORDED_WEIGHT_DECAY)
     given = {}
     if cfg.fit.epochs is None and isinstance(epochs, int) and epochs >= 1:
         given["epochs"] = epochs
@@ -189,11 +195,8 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _prepare(out: Path, options: dict, snapshot: str, force: bool) -> bool:
-    """Make or check RUN; True when an earlier run of the same options is carried on."""
-    if out.exists() and not out.is_dir():
-        raise TrainingError(f"--out {out} exists and is not a directory")
-    saved = read_run(out) if out.is_dir() else None
+def _prepare(out: Path, saved: dict | None, options: dict, snapshot: str, force: bool) -> bool:
+    """Make or check RUN (saved: its crossval.json); True when an earlier run of the same options is carried on."""
     if saved is not None and not force:
         differ = _differing(options, saved.get("options") or {})
         if differ:
@@ -243,8 +246,9 @@ def run_crossval(catalog: Catalog, cfg: CrossValConfig, force: bool = False, say
 
     started = (time.perf_counter(), time.process_time())
     out = cfg.out.absolute()
+    saved = saved_run(out)
     if not force:
-        cfg = _with_saved_recipe(cfg, out)
+        cfg = _with_saved_recipe(cfg, saved)
     fit_cfg = cfg.fold_fit()
     sel = select_split(catalog, fit_cfg.spec)
     folded = [a for a in sel.assignments if a.split == "train"]
@@ -254,7 +258,7 @@ def run_crossval(catalog: Catalog, cfg: CrossValConfig, force: bool = False, say
                          cfg.folds, fit_cfg.spec.seed)
     snapshot = snapshot_sha256(sel.assignments)
     options = cfg.options()
-    resumed = _prepare(out, options, snapshot, force)
+    resumed = _prepare(out, saved, options, snapshot, force)
     run = {"options": options, "selection": fit_cfg.spec.as_dict(), "snapshot_sha256": snapshot,
            "classes": sel.classes, "folds": {str(i + 1): sorted(f for f, k in folds.items() if k == i)
                                             for i in range(cfg.folds)},

@@ -31,6 +31,8 @@ from training.errors import TrainingError
 
 FIT_FILE = ".fit.json"  # the options of a run, for --resume
 RESUME_DIR = ".resume"
+# The weight decay of a run (fit or cross-validation) recorded before the option existed: there was none.
+UNRECORDED_WEIGHT_DECAY = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class FitConfig:
     @staticmethod
     def from_dict(d: dict) -> "FitConfig":
         d = dict(d)
-        d.setdefault("weight_decay", 0.0)  # a run recorded before weight decay existed had none
+        d.setdefault("weight_decay", UNRECORDED_WEIGHT_DECAY)
         s = d.pop("spec")
         spec = SelectionSpec(status=s["status"], classes=tuple(s["classes"]) if s["classes"] is not None else None,
                              class_map=s["map"], sources=tuple(s["sources"]) if s["sources"] is not None else None,

@@ -338,7 +338,7 @@ def test_fold_models_train_the_recipes_fold_epochs_unless_told(tmp_path):
 
 def test_the_same_command_carries_on_a_run_recorded_before_the_fold_recipe_changed(tmp_path):
     from curation.selection import SelectionSpec
-    from training.crossval import RUN_FILE, MARKER, CrossValConfig, _differing, _with_saved_recipe
+    from training.crossval import RUN_FILE, MARKER, CrossValConfig, _differing, _with_saved_recipe, saved_run
     from training.fit import FitConfig
 
     command = CrossValConfig(out=tmp_path, folds=3, fit=FitConfig(out=tmp_path, spec=SelectionSpec()))
@@ -347,11 +347,11 @@ def test_the_same_command_carries_on_a_run_recorded_before_the_fold_recipe_chang
     del old["fit"]["weight_decay"]  # and before weight decay existed
     (tmp_path / RUN_FILE).write_text(json.dumps({MARKER: 1, "options": old}))
     assert _differing(command.options(), old) == ["epochs", "weight_decay"]  # the options it would now resolve to
-    carried = _with_saved_recipe(command, tmp_path)
+    carried = _with_saved_recipe(command, saved_run(tmp_path))
     assert (carried.fit.epochs, carried.fit.weight_decay) == (40, 0.0)
     assert _differing(carried.options(), old) == []
     told = CrossValConfig(out=tmp_path, folds=3, fit=FitConfig(out=tmp_path, spec=SelectionSpec(), epochs=5))
-    assert _with_saved_recipe(told, tmp_path).fit.epochs == 5  # given on the command line: that value (then refused)
+    assert _with_saved_recipe(told, saved_run(tmp_path)).fit.epochs == 5  # given on the command line: that value (then refused)
 
 
 def test_resume_of_a_fit_recorded_before_weight_decay_keeps_none():
