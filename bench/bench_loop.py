@@ -4,6 +4,7 @@ time of `train suggest --cross-val 5`.
     .venv/bin/python bench/bench_loop.py errors   --out bench/results/loop [--epochs N]
     .venv/bin/python bench/bench_loop.py curation --out bench/results/loop --epochs N [--cv-epochs N] [--seeds 0,1,2]
 
+    .venv/bin/python bench/bench_loop.py errors-tta --out bench/results/loop [--epochs N]   # after errors
     .venv/bin/python bench/bench_loop.py report   --out bench/results/loop   # what finished, as markdown
 
 Results: OUT/errors-eN.json and OUT/curation-eN-cvM.json (N, M: the epochs), every step's output
@@ -18,6 +19,12 @@ first by self-confidence, then the rest), beside the base rate (a random ranking
 disagreement ranking (faces whose label is not the model's top class first, most confident first)
 and self-confidence alone. The same probabilities checked by cleanlab, installed only in a throwaway
 venv (--cleanlab PYTHON: the flags of every method compared face by face).
+
+errors-tta: a finished errors run's fold models predict their held-out faces again with each
+test-time augmentation (none, flip, flip+shifts): the same models, other views, every ranking
+scored again, and self-confidence after the class thresholds are subtracted (Kuan and Mueller's
+adjusted self-confidence) beside them: which inference and which ranking find the flipped faces
+best, without training anything (OUT/errors-tta-TAG.json).
 
 curation: FER2013 (train = Training, val = PublicTest; `--split keep`), raw labels against the same
 recipe after curation, three seeds each, scored on the 3,589 PublicTest files themselves (the same
@@ -149,6 +156,37 @@ def scores_at(order: np.ndarray, truth: np.ndarray, k: int) -> dict:
     return {"k": int(k), "precision": round(float(hit / k), 4), "recall": round(float(hit / truth.sum()), 4)}
 
 
+def adjusted_self_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Self-confidence after each class's threshold t_j (its mean self-confidence) is subtracted and
+    the rows renormalised (Kuan and Mueller 2022, "Model-agnostic label quality scoring"; cleanlab's
+    adjust_pred_probs): a class the model is always unsure of no longer fills the top of the ranking."""
+    from training import confident
+
+    t = confident.thresholds(probs, labels)
+    adjusted = probs - t[None, :] + t.max()
+    adjusted /= adjusted.sum(axis=1, keepdims=True)
+    return adjusted[np.arange(len(labels)), labels]
+
+
+def rankings_at_k(probs: np.ndarray, labels: np.ndarray, truth: np.ndarray) -> dict:
+    """Precision and recall at k = the number flipped of every ranking, from one set of probabilities."""
+    from training import confident
+
+    k = int(truth.sum())
+    found = confident.find_issues(probs, labels, "noise_rate")
+    disagree = probs.argmax(axis=1) != labels
+    return {
+        "confident_learning_self_confidence": scores_at(found.ranking("self_confidence"), truth, k),
+        "confident_learning_margin": scores_at(found.ranking("margin"), truth, k),
+        "self_confidence_alone": scores_at(_ranked(found.self_confidence), truth, k),
+        "margin_alone": scores_at(_ranked(found.margin), truth, k),
+        "adjusted_self_confidence_alone": scores_at(_ranked(adjusted_self_confidence(probs, labels)), truth, k),
+        # Disagreement: faces whose label is not the top class first, most confident first.
+        "plain_disagreement": scores_at(_ranked(-probs.max(axis=1), disagree), truth, k),
+        "random": {"k": k, "precision": round(k / len(labels), 4), "recall": round(k / len(labels), 4)},
+    }
+
+
 def error_figures(catalog_dir: Path, run: Path, flips: dict, cleanlab_python: str | None, out: Path) -> dict:
     from db import open_catalog
     from training import confident
@@ -169,7 +207,6 @@ def error_figures(catalog_dir: Path, run: Path, flips: dict, cleanlab_python: st
     k = int(truth.sum())
     top = probs.argmax(axis=1)
     found = confident.find_issues(probs, labels, "noise_rate")
-    self_conf = found.self_confidence
     disagree = top != labels
     figures = {
         "faces": int(len(ids)), "flipped": k, "base_rate": round(k / len(ids), 4),
@@ -180,15 +217,7 @@ def error_figures(catalog_dir: Path, run: Path, flips: dict, cleanlab_python: st
                          "recall": round(float(truth[stored].sum() / k), 4),
                          "same_as_recomputed": bool(np.array_equal(stored, found.issues))},
         "estimated_errors": found.estimated_errors(),
-        "at_k": {
-            "confident_learning_self_confidence": scores_at(found.ranking("self_confidence"), truth, k),
-            "confident_learning_margin": scores_at(found.ranking("margin"), truth, k),
-            "self_confidence_alone": scores_at(_ranked(self_conf), truth, k),
-            "margin_alone": scores_at(_ranked(found.margin), truth, k),
-            # Disagreement: faces whose label is not the top class first, most confident first.
-            "plain_disagreement": scores_at(_ranked(-probs.max(axis=1), disagree), truth, k),
-            "random": {"k": k, "precision": round(k / len(ids), 4), "recall": round(k / len(ids), 4)},
-        },
+        "at_k": rankings_at_k(probs, labels, truth),
         "disagreement_set": {"size": int(disagree.sum()), "precision": round(float(truth[disagree].mean()), 4),
                              "recall": round(float(truth[disagree].sum() / k), 4)},
         "methods": {},
@@ -264,6 +293,57 @@ def errors(args) -> None:
             "folds": crossval["folds"], "fold_totals": crossval["fold_totals"], "figures": figures}
     save(out / f"errors-{tag}.json", data)
     print(json.dumps(data, indent=1, default=str))
+
+
+def fold_probabilities(catalog_dir: Path, run: Path, tta: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A finished cross-validation's out-of-fold probabilities predicted again by its own fold models
+    with another test-time augmentation: (face ids, probabilities, classes)."""
+    from curation.selection import SelectionSpec, select_split
+    from db import open_catalog
+    from training import cache, modelio
+    from training.inference import probabilities
+
+    saved = json.loads((run / "crossval.json").read_text())
+    s = saved["selection"]
+    spec = SelectionSpec(status=s["status"], classes=tuple(s["classes"]) if s["classes"] is not None else None,
+                         class_map=s["map"], sources=tuple(s["sources"]) if s["sources"] is not None else None,
+                         split=s["split"], seed=s["seed"])
+    with open_catalog(catalog_dir) as cat:
+        sel = select_split(cat, spec)
+        size = int(saved["options"]["fit"]["input_size"])
+        pixels = cache.selection_pixels(cat, sel.assignments, size).pixels
+    row = {a.face.id: i for i, a in enumerate(sel.assignments)}
+    ids = np.array(sorted(row), dtype=np.int64)
+    probs = np.zeros((len(ids), len(sel.classes)), dtype=np.float32)
+    where = {f: i for i, f in enumerate(ids.tolist())}
+    for n, held in saved["folds"].items():
+        net = modelio.load_keras(modelio.read_card(run / f"fold-{n}"))
+        probs[[where[f] for f in held]] = probabilities(net, pixels[[row[f] for f in held]], tta)
+    return ids, probs, sel.classes
+
+
+def errors_tta(args) -> None:
+    """The errors run's fold models again, each test-time augmentation: the same models, other views."""
+    from db import open_catalog
+
+    out = args.out.absolute()
+    tag = f"e{args.epochs}" if args.epochs else "default"
+    run, catalog = out / f"errors-cv-{tag}", out / "errors-catalog"
+    flips = json.loads((out / "errors-flips.json").read_text())
+    results = {}
+    for tta in ("none", "flip", "flip+shifts"):
+        t0 = time.perf_counter()
+        ids, probs, classes = fold_probabilities(catalog, run, tta)
+        index = {k: i for i, k in enumerate(classes)}
+        with open_catalog(catalog) as cat:
+            labels = np.array([index[f.label] for f in sorted(cat.faces_by_ids(ids.tolist()), key=lambda f: f.id)])
+        truth = np.array([str(i) in flips["flips"] for i in ids])
+        results[tta] = {"seconds": round(time.perf_counter() - t0, 1),
+                        "accuracy_vs_labels_as_flipped": round(float((probs.argmax(axis=1) == labels).mean()), 4),
+                        "at_k": rankings_at_k(probs, labels, truth)}
+        log(tta, json.dumps(results[tta]["at_k"]))
+    save(out / f"errors-tta-{tag}.json", {"machine": machine(), "run": str(run), "tta": results})
+    print(json.dumps(results, indent=1))
 
 
 # --- (2) curation helps? ---------------------------------------------------------------------------
@@ -485,10 +565,13 @@ def main() -> None:
     c.add_argument("--epochs", type=int, default=10, help="epochs of every fit, both arms")
     c.add_argument("--cv-epochs", type=int, default=8, help="epochs of the curation's fold models")
     c.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0, 1, 2])
+    t = sub.add_parser("errors-tta", help="the errors run's fold models again with each test-time augmentation")
+    t.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop")
+    t.add_argument("--epochs", type=int, default=None, help="which errors run (its fold models' epochs)")
     r = sub.add_parser("report", help="what finished, as markdown for BENCHMARKS.md")
     r.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop")
     args = ap.parse_args()
-    {"errors": errors, "curation": curation, "report": report}[args.what](args)
+    {"errors": errors, "errors-tta": errors_tta, "curation": curation, "report": report}[args.what](args)
 
 
 if __name__ == "__main__":
