@@ -69,6 +69,10 @@ def run(ens: Ensemble, video: Path | None, camera: int | None, out: Path | None,
         except KeyboardInterrupt:
             stopped = "interrupted"
         seconds = time.perf_counter() - t0
+        if stopped is None and src.cut_short():
+            stopped = (f"the video ended after {src.read:,} of the {src.frames:,} frames its header announces "
+                       "(damaged or cut short); what was read is kept")
+            click.echo(f"warning: {src.name}: {stopped}", err=True)
         summary = capture.close() if capture else None
     fps = done / seconds if seconds > 0 else 0.0
     report = {"source": src.name, "frames": done, "seconds": round(seconds, 2), "fps": round(fps, 1),

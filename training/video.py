@@ -84,6 +84,8 @@ class VideoSource:
         fps = self.cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and math.isfinite(fps) and 1 <= fps <= 1000 else CAMERA_FPS
         self.frames = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if video is not None else 0
+        self.read = 0  # frames decoded so far
+        self.exhausted = False  # the stream gave no more frames
         self.width = int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
 
@@ -100,12 +102,20 @@ class VideoSource:
             if not ok or bgr is None:
                 if self.is_camera and index == 0:
                     raise TrainingError(f"{self.name} gives no frames (in use by another program?)")
+                self.exhausted = True
                 return
+            self.read = index + 1
             if self.is_camera:
                 yield index, time.monotonic() - start, datetime.now(timezone.utc), bgr
             else:
                 yield index, index / self.fps, None, bgr
             index += 1
+
+    def cut_short(self) -> bool:
+        """A video file whose frames ran out well before the count its header announces: damaged or
+        truncated (a header's count may be an estimate: a frame or 1% short is not counted)."""
+        return (not self.is_camera and self.exhausted and self.frames > 0
+                and self.read < self.frames - max(1, self.frames // 100))
 
     def close(self) -> None:
         self.cap.release()

@@ -162,6 +162,23 @@ def test_bad_video_inputs_are_one_line(trained, clip, tmp_path):
     assert r.exit_code == 2 and "--csv goes with --video or --camera" in r.output
 
 
+def test_a_video_cut_short_says_so_and_keeps_what_was_read(trained, shared_data, tmp_path):
+    # An AVI cut in half still opens and plays up to where it breaks (an MP4 without its index does not open).
+    whole = make_clip(shared_data, tmp_path / "whole.avi")
+    cut = tmp_path / "cut.avi"
+    data = whole.read_bytes()
+    cut.write_bytes(data[:len(data) // 2])
+    r = invoke(train, ["predict", trained[0], "--video", cut, "--csv", tmp_path / "t.csv", "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert 0 < report["frames"] < FRAMES and f"of the {FRAMES} frames its header announces" in report["stopped"]
+    assert "warning: cut.avi: the video ended after" in r.stderr
+    with open(tmp_path / "t.csv") as f:  # what was read is kept
+        assert {int(row["frame"]) for row in csv.DictReader(f)} == set(range(report["frames"]))
+    r = invoke(train, ["predict", trained[0], "--video", whole, "--csv", tmp_path / "w.csv", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["stopped"] is None and "warning" not in r.stderr
+
+
 def test_show_without_a_display_says_so(trained, clip):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     r = subprocess.run([sys.executable, "-m", "training.cli", "predict", str(trained[0]), "--video", str(clip), "--show"],
