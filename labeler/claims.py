@@ -25,14 +25,19 @@ def new_holder() -> str:
 
 
 def claim_rows(first_visible: int, last_visible: int, current: int, count: int,
-               lookahead: int = LOOKAHEAD) -> range:
-    """The rows to claim: from the first on screen (or the current, if it is above) to the last on
-    screen or `lookahead` past the current, whichever is further."""
+               lookahead: int = LOOKAHEAD) -> list[int]:
+    """The rows to claim, in order: the rows on screen and the current one with `lookahead` after it.
+    Nothing between the two when they lie apart: right after a re-list the view has not yet scrolled
+    to a current face kept far down the new list, and the rows between (tens of thousands) are
+    nobody's page."""
     if count <= 0:
-        return range(0)
-    start = max(0, min(first_visible, current if current >= 0 else first_visible))
-    end = max(last_visible, (current if current >= 0 else first_visible) + lookahead)
-    return range(start, min(count, end + 1))
+        return []
+    rows = set(range(max(0, first_visible), min(count, last_visible + 1)))
+    if current >= 0:
+        rows.update(range(current, min(count, current + lookahead + 1)))
+    elif first_visible >= 0:
+        rows.update(range(first_visible, min(count, first_visible + lookahead + 1)))
+    return sorted(rows)
 
 
 @dataclass

@@ -433,6 +433,7 @@ class GridView(QListView):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._scroll_when_laid_out = False  # (before the setters below: they call updateGeometries)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setUniformItemSizes(True)
         self.setMovement(QListView.Movement.Static)
@@ -447,6 +448,25 @@ class GridView(QListView):
         self.setDragEnabled(False)
         self.setSpacing(0)
         self.setMouseTracking(False)
+
+    def scroll_to_current(self) -> None:
+        """Bring the current cell on screen. Right after a new list, the batched layout places a
+        few thousand cells per pass of the event loop and Qt's scrollTo does nothing for a cell not
+        placed yet: the view would stay where it was, the current face off screen. Then it scrolls
+        once the layout is done (updateGeometries)."""
+        current = self.currentIndex()
+        self._scroll_when_laid_out = current.isValid() and not self.visualRect(current).isValid()
+        self.scrollTo(current)
+
+    def updateGeometries(self) -> None:  # noqa: N802 (Qt's name; the batched layout calls it when done)
+        super().updateGeometries()
+        if self._scroll_when_laid_out:
+            current = self.currentIndex()
+            if not current.isValid():
+                self._scroll_when_laid_out = False
+            elif self.visualRect(current).isValid():
+                self._scroll_when_laid_out = False
+                self.scrollTo(current)
 
     def keyboardSearch(self, search: str) -> None:  # noqa: N802 (Qt's name)
         pass

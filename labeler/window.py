@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
         row = max(0, min(row, len(self.model.ids) - 1))
         ix = self.model.index(row)
         self.view.selectionModel().setCurrentIndex(ix, QItemSelectionModel.SelectionFlag.ClearAndSelect)
-        self.view.scrollTo(ix)
+        self.view.scroll_to_current()
 
     def select_keys(self, keys) -> None:
         rows = sorted(r for r in (self.model.row_of(k) for k in keys) if r is not None)
@@ -415,7 +415,7 @@ class MainWindow(QMainWindow):
         sel.setCurrentIndex(self.model.index(rows[0]), QItemSelectionModel.SelectionFlag.ClearAndSelect)
         for r in rows[1:]:
             sel.select(self.model.index(r), QItemSelectionModel.SelectionFlag.Select)
-        self.view.scrollTo(self.model.index(rows[0]))
+        self.view.scroll_to_current()
 
     def go_to_face(self, key: int) -> None:
         row = self.model.row_of(key)
@@ -808,9 +808,7 @@ class MainWindow(QMainWindow):
             t.set_size(self.zoom)
         self.delegate.resize(self.zoom)
         self.view.set_cell(self.delegate.cell())
-        cur = self.view.currentIndex()
-        if cur.isValid():
-            self.view.scrollTo(cur)
+        self.view.scroll_to_current()
 
     def idle(self) -> bool:
         """Nothing in flight: every write committed, every background read back, the screen's

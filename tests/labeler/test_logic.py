@@ -106,11 +106,20 @@ def test_a_class_key_that_a_command_uses_is_not_bound_and_says_why(catalog):
 
 
 def test_claim_rows_cover_the_screen_and_a_page_ahead():
-    assert claim_rows(0, 29, 0, 1000, lookahead=60) == range(0, 61)
-    assert claim_rows(100, 129, 120, 1000, lookahead=60) == range(100, 181)
-    assert claim_rows(100, 129, 90, 1000, lookahead=10) == range(90, 130)
-    assert claim_rows(0, 5, 3, 6) == range(0, 6)
-    assert claim_rows(-1, -1, -1, 0) == range(0)
+    assert claim_rows(0, 29, 0, 1000, lookahead=60) == list(range(0, 61))
+    assert claim_rows(100, 129, 120, 1000, lookahead=60) == list(range(100, 181))
+    assert claim_rows(100, 129, 90, 1000, lookahead=10) == list(range(90, 130))
+    assert claim_rows(0, 5, 3, 6) == list(range(0, 6))
+    assert claim_rows(0, 29, -1, 1000, lookahead=60) == list(range(0, 61))
+    assert claim_rows(-1, -1, -1, 0) == []
+
+
+def test_claim_rows_leave_out_what_lies_between_the_screen_and_a_far_current_face():
+    # Right after a re-list the view still shows the top while the current face, kept, is far down:
+    # the screen and a page from the current face, not the 80,000 rows between (as once happened).
+    rows = claim_rows(0, 29, 80_000, 100_000, lookahead=60)
+    assert rows == list(range(0, 30)) + list(range(80_000, 80_061))
+    assert claim_rows(0, 29, 99_990, 100_000, lookahead=60) == list(range(0, 30)) + list(range(99_990, 100_000))
 
 
 def test_claims_are_renewed_while_working_and_left_to_lapse_when_idle():

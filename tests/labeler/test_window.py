@@ -385,3 +385,30 @@ def test_two_apps_changing_one_face_show_a_conflict_and_overwrite_nothing(any_ca
         settle(qtbot, b)
         assert _state(cat, faces[0]) == ("sad", "confirmed") and not b.conflicts.isVisible()
         assert [e.annotator for e in cat.label_events(faces[0])] == ["alice"]
+
+
+def test_a_relist_shows_the_current_face_far_down_and_claims_only_what_is_seen(any_catalog, open_window,
+                                                                               qtbot, tmp_path):
+    """A new order puts the current face (it stays current) far down the list, beyond what the
+    batched layout places in its first pass. The view scrolls to it once laid out (it once stayed
+    where it was, the selected face off screen), and the claims are the screen and a page after the
+    current face, not every row between the top and the current face (once 60,000 rows)."""
+    cat = any_catalog
+    faces = add_faces(cat, 400, suggested="happy")
+    # Least confidence first: the model is surest of the first faces, so they go to the end.
+    add_model(cat, tmp_path, {f: {"happy": 0.99 - i / 1000, "sad": 0.01 + i / 1000} for i, f in enumerate(faces)})
+    w = open_window(cat)
+    w.view.setBatchSize(50)  # 400 faces laid out in 8 passes, as 100,000 are in 20
+    w.select_row(5)
+    settle(qtbot, w)
+    w.relist(FilterSpec(order=Order.LEAST_CONFIDENCE))
+    assert w.model.ids.index(faces[5]) == 394 and w.current_key() == faces[5]
+
+    def current_on_screen():
+        first, last = w.view.visible_rows()
+        return first <= 394 <= last
+
+    qtbot.waitUntil(current_on_screen, timeout=5000)
+    settle(qtbot, w)
+    assert faces[5] in w.keeper.granted
+    assert len(w.keeper.granted) < 200, len(w.keeper.granted)
