@@ -448,6 +448,11 @@ class GridView(QListView):
         self.setDragEnabled(False)
         self.setSpacing(0)
         self.setMouseTracking(False)
+        self.verticalScrollBar().sliderPressed.connect(self.stop_following)
+
+    def stop_following(self) -> None:
+        """The person scrolls (wheel or scroll bar): the end of the layout must not scroll back."""
+        self._scroll_when_laid_out = False
 
     def scroll_to_current(self) -> None:
         """Bring the current cell on screen. Right after a new list, the batched layout places a
@@ -476,6 +481,7 @@ class GridView(QListView):
             self.zoom_requested.emit(1 if event.angleDelta().y() > 0 else -1)
             event.accept()
             return
+        self.stop_following()
         super().wheelEvent(event)
 
     def set_cell(self, size: QSize) -> None:
