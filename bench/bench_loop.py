@@ -163,6 +163,7 @@ def adjusted_self_confidence(probs: np.ndarray, labels: np.ndarray) -> np.ndarra
     from training import confident
 
     t = confident.thresholds(probs, labels)
+    t = np.where(np.isfinite(t), t, 0.0)  # a class nobody has (threshold +inf): nothing to subtract
     adjusted = probs - t[None, :] + t.max()
     adjusted /= adjusted.sum(axis=1, keepdims=True)
     return adjusted[np.arange(len(labels)), labels]
@@ -295,37 +296,34 @@ def errors(args) -> None:
     print(json.dumps(data, indent=1, default=str))
 
 
-def fold_probabilities(catalog_dir: Path, run: Path, tta: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def fold_probabilities(catalog_dir: Path, run: Path, tta: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """A finished cross-validation's out-of-fold probabilities predicted again by its own fold models
-    with another test-time augmentation: (face ids, probabilities, classes)."""
+    with another test-time augmentation: (face ids, labels as class indices, probabilities, classes),
+    the folded faces only."""
     from curation.selection import SelectionSpec, select_split
     from db import open_catalog
     from training import cache, modelio
     from training.inference import probabilities
 
     saved = json.loads((run / "crossval.json").read_text())
-    s = saved["selection"]
-    spec = SelectionSpec(status=s["status"], classes=tuple(s["classes"]) if s["classes"] is not None else None,
-                         class_map=s["map"], sources=tuple(s["sources"]) if s["sources"] is not None else None,
-                         split=s["split"], seed=s["seed"])
     with open_catalog(catalog_dir) as cat:
-        sel = select_split(cat, spec)
+        sel = select_split(cat, SelectionSpec.from_dict(saved["selection"]))
         size = int(saved["options"]["fit"]["input_size"])
         pixels = cache.selection_pixels(cat, sel.assignments, size).pixels
     row = {a.face.id: i for i, a in enumerate(sel.assignments)}
-    ids = np.array(sorted(row), dtype=np.int64)
-    probs = np.zeros((len(ids), len(sel.classes)), dtype=np.float32)
+    ids = np.array(sorted(f for held in saved["folds"].values() for f in held), dtype=np.int64)
     where = {f: i for i, f in enumerate(ids.tolist())}
+    index = sel.class_index()
+    labels = np.array([index[sel.assignments[row[f]].label] for f in ids.tolist()])  # after the run's --map
+    probs = np.zeros((len(ids), len(sel.classes)), dtype=np.float32)
     for n, held in saved["folds"].items():
         net = modelio.load_keras(modelio.read_card(run / f"fold-{n}"))
         probs[[where[f] for f in held]] = probabilities(net, pixels[[row[f] for f in held]], tta)
-    return ids, probs, sel.classes
+    return ids, labels, probs, sel.classes
 
 
 def errors_tta(args) -> None:
     """The errors run's fold models again, each test-time augmentation: the same models, other views."""
-    from db import open_catalog
-
     out = args.out.absolute()
     tag = f"e{args.epochs}" if args.epochs else "default"
     run, catalog = out / f"errors-cv-{tag}", out / "errors-catalog"
@@ -333,10 +331,7 @@ def errors_tta(args) -> None:
     results = {}
     for tta in ("none", "flip", "flip+shifts"):
         t0 = time.perf_counter()
-        ids, probs, classes = fold_probabilities(catalog, run, tta)
-        index = {k: i for i, k in enumerate(classes)}
-        with open_catalog(catalog) as cat:
-            labels = np.array([index[f.label] for f in sorted(cat.faces_by_ids(ids.tolist()), key=lambda f: f.id)])
+        ids, labels, probs, _ = fold_probabilities(catalog, run, tta)
         truth = np.array([str(i) in flips["flips"] for i in ids])
         results[tta] = {"seconds": round(time.perf_counter() - t0, 1),
                         "accuracy_vs_labels_as_flipped": round(float((probs.argmax(axis=1) == labels).mean()), 4),

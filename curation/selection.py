@@ -63,6 +63,15 @@ class SelectionSpec:
             out["exclude_issues"] = {"model_id": self.exclude_issues}
         return out
 
+    @staticmethod
+    def from_dict(d: dict) -> "SelectionSpec":
+        """The spec as_dict recorded (a manifest, model.json, crossval.json); `only_faces` records a
+        count, not the ids, so it is not restored."""
+        return SelectionSpec(status=d["status"], classes=tuple(d["classes"]) if d.get("classes") else None,
+                             class_map=d.get("map") or {}, sources=tuple(d["sources"]) if d.get("sources") else None,
+                             split=d["split"], seed=d["seed"],
+                             exclude_issues=(d.get("exclude_issues") or {}).get("model_id"))
+
 
 @dataclass(frozen=True)
 class SplitAssignment:

@@ -9,6 +9,7 @@ whichever file a face comes from.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -80,9 +81,9 @@ def from_catalog(catalog: Catalog, card: modelio.ModelCard, split: str, sources:
     s = card.data.get("selection")
     if not s:
         raise TrainingError(f"{card.path} records no catalog selection; evaluate it on --csv or --folders")
-    spec = SelectionSpec(status=s["status"], classes=tuple(s["classes"]) if s.get("classes") else None,
-                         class_map=s.get("map") or {}, sources=sources or (tuple(s["sources"]) if s.get("sources") else None),
-                         split=s["split"], seed=s["seed"])
+    recorded_spec = SelectionSpec.from_dict(s)
+    # --source overrides the recorded sources; the issue exclusion is not applied here.
+    spec = dataclasses.replace(recorded_spec, sources=sources or recorded_spec.sources, exclude_issues=None)
     sel = select_split(catalog, spec)
     chosen = [a for a in sel.assignments if a.split == split]
     if not chosen:

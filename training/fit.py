@@ -73,11 +73,7 @@ class FitConfig:
     def from_dict(d: dict) -> "FitConfig":
         d = dict(d)
         d.setdefault("weight_decay", UNRECORDED_WEIGHT_DECAY)
-        s = d.pop("spec")
-        spec = SelectionSpec(status=s["status"], classes=tuple(s["classes"]) if s["classes"] is not None else None,
-                             class_map=s["map"], sources=tuple(s["sources"]) if s["sources"] is not None else None,
-                             split=s["split"], seed=s["seed"],
-                             exclude_issues=(s.get("exclude_issues") or {}).get("model_id"))
+        spec = SelectionSpec.from_dict(d.pop("spec"))
         augment = d.pop("augment")
         if "erase_area" in augment:
             augment["erase_area"] = tuple(augment["erase_area"])  # JSON has no tuples
