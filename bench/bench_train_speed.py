@@ -8,7 +8,8 @@ and reports the wall clock and CPU time of its second epoch (the first one trace
 - pipeline: facecat's tf.data pipeline (seeded shuffle, batch, augmentation layers in the map,
   prefetch) against a plain `model.fit(x, y)` on in-memory NumPy arrays with the same augmentation
   layers inside the model. Goal (issue 9): within 10%.
-- precision: float32 against mixed_bfloat16 (oneDNN's bf16 kernels; this CPU has AVX512_BF16).
+- precision: float32 against mixed_bfloat16 (oneDNN's bf16 kernels, native with AVX512_BF16 or AMX; on
+  other CPUs emulated and slow). Every other configuration trains at what `--precision auto` picks.
 - batchnorm: Keras' BatchNormalization (unfused ops) against training.layers' fused one.
 - xla: jit_compile=True against False.
 - threads: TensorFlow's intra-/inter-op thread pools.
@@ -54,7 +55,8 @@ def one(cfg: dict) -> dict:
         tf = tfenv.load().tf
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    tfenv.configure(0, cfg.get("precision", "mixed_bfloat16"), deterministic=cfg.get("deterministic", True))
+    # Unless a configuration names one: what `train fit --precision auto` picks on this machine.
+    tfenv.configure(0, tfenv.resolve_precision(cfg.get("precision", "auto")), deterministic=cfg.get("deterministic", True))
     keras = tfenv.load().keras
     x, y = faces(cfg["faces"])
     aug = data.Augment().layers(0)
