@@ -195,9 +195,15 @@ class RayCluster:
                     return
                 batch, ref = pending.popleft()
                 yield batch, self._get(ref, fn, batch, shared, crashed)
+        except KeyboardInterrupt:
+            # Ctrl-C: the command is ending, and Ray ends a driver's tasks when it disconnects. No
+            # cancel calls, one per task in flight, between the person and the prompt (Ray has had
+            # races in cancel: ray-project/ray#47649, #24359).
+            pending.clear()
+            raise
         finally:
             self.in_flight = 0
-            for _, ref in pending:  # stopped early (Ctrl-C, an error): what is left is not wanted
+            for _, ref in pending:  # stopped early (an error, a caller that stopped reading): not wanted
                 try:
                     ray.cancel(ref, force=True)
                 except Exception:  # noqa: BLE001

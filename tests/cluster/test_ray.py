@@ -23,7 +23,7 @@ from db.types import FaceFilter
 from scraper.cli import main as scrape
 from tests.curation.conftest import add_raw_images
 from tests.scraper.test_cli import N_IMAGES, gallery_app
-from tests.signals import ctrl_c_reaches_the_child
+from tests.signals import communicate_or_show_stacks, ctrl_c_reaches_the_child
 
 pytestmark = pytest.mark.postgres
 
@@ -170,7 +170,7 @@ def test_a_stopped_driver_keeps_what_was_stored_and_the_same_command_finishes(ho
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(how)
-        _, err = proc.communicate(timeout=60)
+        _, err = communicate_or_show_stacks(proc, timeout=60)
         assert proc.returncode == (1 if how == signal.SIGINT else -signal.SIGKILL)
         if how == signal.SIGINT:
             assert "interrupted; what was stored is kept: run the same command again to finish" in err

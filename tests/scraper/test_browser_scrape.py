@@ -25,7 +25,7 @@ from scraper.lookalike.site import Entry
 from tests.scraper.processes import cmdline_of, descendants
 from tests.scraper.test_cli import SCRAPE, assert_store_is_sound
 from tests.scraper.waiting import wait_for
-from tests.signals import ctrl_c_reaches_the_child
+from tests.signals import communicate_or_show_stacks, ctrl_c_reaches_the_child
 
 pytestmark = pytest.mark.slow
 
@@ -229,7 +229,7 @@ def test_sigterm_or_ctrl_c_stops_chromium_and_chromedriver_and_leaves_a_sound_ca
         browser = {pid: cmd for pid, cmd in descendants(proc.pid).items() if "chrom" in cmd}
         assert any("chromedriver" in c for c in browser.values()) and any("--headless" in c for c in browser.values())
         proc.send_signal(sig)
-        stderr = proc.communicate(timeout=60)[1].decode()
+        stderr = communicate_or_show_stacks(proc, timeout=60)[1].decode()
         assert "Traceback" not in stderr
         if sig == signal.SIGTERM:
             assert proc.returncode == 128 + signal.SIGTERM, stderr  # exited through SystemExit, finally blocks run

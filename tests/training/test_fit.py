@@ -16,6 +16,7 @@ import pytest
 from curation.export.manifest import snapshot_sha256
 from curation.selection import SelectionSpec, select_split
 from db import open_catalog
+from tests.signals import communicate_or_show_stacks
 from tests.training.conftest import invoke
 from training.cli import main as train
 
@@ -95,7 +96,7 @@ def test_ctrl_c_stops_at_the_end_of_the_epoch_and_resume_carries_on(fer_small, t
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)  # during epoch 2: it finishes epoch 2, then stops
-    stdout, stderr = proc.communicate(timeout=240)
+    stdout, stderr = communicate_or_show_stacks(proc, timeout=240)
     assert proc.returncode == 0, stderr
     assert "stopping at the end of this epoch" in stderr and "--resume" in stdout
     card = json.loads((out / "model.json").read_text())
