@@ -1,16 +1,15 @@
 """Review lists: the ids of the faces a filter selects, in an order, over the whole catalog in SQL.
 
 What the labeler's list model holds (100,000 ints is nothing); its rows come from faces_by_ids.
-The model filters and orders read the JSON probabilities of a prediction in SQL, through one
-helper (`label_probability`): json_extract on SQLite, ->> on PostgreSQL. Nothing here scans rows in
-Python.
+The model orders read the ranking columns the catalog keeps on each prediction (0009), in index
+order. Nothing here reads rows in Python: only id lists.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import Float, case, cast, exists, false, func, literal, or_, select
+from sqlalchemy import exists, false, func, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from db import models as m
@@ -19,6 +18,7 @@ from db.types import (
     Duplicates,
     ExtractionState,
     ImageRow,
+    MODEL_ORDERS,
     Order,
     ReviewCounts,
     ReviewFilter,
@@ -30,14 +30,6 @@ BATCH = 1000
 
 # The face's own label: what it is labeled, else what is suggested (what Enter would confirm).
 OWN_LABEL = func.coalesce(_A.label, _A.suggested_label)
-
-
-def label_probability(dialect: str, label: ColumnElement) -> ColumnElement:
-    """The probability a prediction row gives the class named by `label` (NULL when it has none)."""
-    if dialect == "postgresql":
-        return cast(_P.probabilities.op("->>")(label), Float)
-    # SQLite's JSON path: $."name" (class names never hold a double quote).
-    return func.json_extract(_P.probabilities, literal('$."') + label + literal('"'))
 
 
 def _in_or_none(column, values: Sequence) -> ColumnElement:
@@ -57,11 +49,10 @@ def db_now(conn) -> datetime:
     return m.utcnow()
 
 
-def _conditions(flt: ReviewFilter, now: datetime | None, joined_prediction: bool = False) -> list:
+def _conditions(flt: ReviewFilter, now: datetime | None) -> list:
     """The WHERE conditions of a filter, on annotations alone: what needs a face's columns is an
     `IN (SELECT id FROM faces ...)` that an index answers (a face row holds its crop: reading rows
-    would read the crops). joined_prediction: the statement joins the model's predictions row (_P),
-    which the model filters then read directly."""
+    would read the crops)."""
     where: list = []
     if flt.statuses is None:
         where.append(_A.status != Status.DELETED.value)
@@ -94,13 +85,12 @@ def _conditions(flt: ReviewFilter, now: datetime | None, joined_prediction: bool
     if flt.model_disagrees or flt.model_flagged:
         if flt.model_id is None:
             raise CatalogError("the model filters need a model (model_id)")
-        p = _P.__table__ if joined_prediction else m.Prediction.__table__.alias("p2")
-        cond = [] if joined_prediction else [p.c.face_id == _A.face_id, p.c.model_id == flt.model_id]
+        cond = [_P.face_id == _A.face_id, _P.model_id == flt.model_id]
         if flt.model_disagrees:
-            cond += [OWN_LABEL.is_not(None), p.c.label != OWN_LABEL]
+            cond += [OWN_LABEL.is_not(None), _P.label != OWN_LABEL]
         if flt.model_flagged:
-            cond.append(p.c.issue.is_(True))
-        where += cond if joined_prediction else [exists().where(*cond)]
+            cond.append(_P.issue.is_(True))
+        where.append(exists().where(*cond))
     if flt.skip_claimed_by_others is not None:
         claimed = exists().where(_C.face_id == _A.face_id, _C.holder != flt.skip_claimed_by_others,
                                  _C.expires_at > now)
@@ -108,71 +98,73 @@ def _conditions(flt: ReviewFilter, now: datetime | None, joined_prediction: bool
     return where
 
 
-def _model_key(order: Order, dialect: str) -> ColumnElement:
-    """The sort key of a model order, on a predictions row joined to its annotation."""
-    if order is Order.LEAST_CONFIDENCE:
-        return _P.confidence
-    own = label_probability(dialect, OWN_LABEL)
-    if order is Order.SELF_CONFIDENCE:
-        return own
-    # Normalized margin: (p(own) - max p(other) + 1) / 2, in [0, 1]; the best other class is the
-    # runner-up when the model's top class is the own label, else the top class.
-    best_other = case((_P.label == OWN_LABEL, _P.second_confidence), else_=_P.confidence)
-    return (own - func.coalesce(best_other, 0.0) + 1.0) / 2.0
+def _ranking_key(order: Order) -> ColumnElement:
+    """The predictions column a model order reads, lowest first (0009 keeps self_confidence and
+    margin current with the face's own label)."""
+    return {Order.LEAST_CONFIDENCE: _P.confidence, Order.SELF_CONFIDENCE: _P.self_confidence,
+            Order.MARGIN: _P.margin}[order]
 
 
-def review_statements(flt: ReviewFilter, order: Order, dialect: str, now: datetime | None) -> list[Select]:
-    """The statements whose results, one after the other, are the ordered id list.
+def ranking_statements(model_id: int, order: Order) -> list[Select]:
+    """A model's predicted faces in a model order: those with the key from its index in order (no
+    JSON read, no sort), then those without it (no own label, or a class the model does not know)
+    by face id. Predictions alone: the filter is applied to these ids, not joined."""
+    key = _ranking_key(Order(order))
+    predicted = select(_P.face_id).where(_P.model_id == model_id)
+    return [predicted.where(key.is_not(None)).order_by(key, _P.face_id),
+            predicted.where(key.is_(None)).order_by(_P.face_id)]
 
-    A model order is two: the faces the model predicted, driven from its predictions (a scan of
-    them and a primary-key look-up of each annotation: several times faster than looking each
-    face's prediction up), then the faces it did not predict, in catalog order.
-    """
+
+def selection_statement(flt: ReviewFilter, order: Order, now: datetime | None) -> Select:
+    """The ids a filter selects, in the order when it is one SQL can give alone (catalog,
+    duplicates); a model order ranks these ids afterwards (see review_ids)."""
     order = Order(order)
     where = _conditions(flt, now)
-    if order is Order.CATALOG:
-        return [select(_A.face_id).where(*where).order_by(_A.face_id)]
     if order is Order.DUPLICATES:
         # The group ids from their index, once (MATERIALIZED: else the planner reads every face row).
         # A group's id is its smallest face id: the group sits where its first member would.
         groups = select(_F.id, _F.dup_group).where(_F.dup_group.is_not(None)).cte("groups").prefix_with("MATERIALIZED")
-        return [select(_A.face_id).outerjoin(groups, groups.c.id == _A.face_id).where(*where)
-                .order_by(func.coalesce(groups.c.dup_group, _A.face_id), _A.face_id)]
-    if flt.model_id is None:
+        return (select(_A.face_id).outerjoin(groups, groups.c.id == _A.face_id).where(*where)
+                .order_by(func.coalesce(groups.c.dup_group, _A.face_id), _A.face_id))
+    if order in MODEL_ORDERS and flt.model_id is None:
         raise CatalogError(f"the order {order.value!r} needs a model (model_id)")
-    key = _model_key(order, dialect)
-    predicted = (select(_A.face_id).select_from(_P).join(_A, _A.face_id == _P.face_id)
-                 .where(_P.model_id == flt.model_id, *_conditions(flt, now, joined_prediction=True))
-                 .order_by(key.asc().nulls_last(), _A.face_id))
-    if flt.model_disagrees or flt.model_flagged:
-        return [predicted]  # a face the model did not predict cannot disagree with it
-    p2 = m.Prediction.__table__.alias("p2")
-    unpredicted = (select(_A.face_id).where(*where, ~exists().where(p2.c.face_id == _A.face_id,
-                                                                   p2.c.model_id == flt.model_id))
-                   .order_by(_A.face_id))
-    return [predicted, unpredicted]
+    return select(_A.face_id).where(*where).order_by(_A.face_id)
+
+
+def _ids(conn, stmt: Select) -> list[int]:
+    # Integers need no processing: read them off the driver's cursor (a third faster than
+    # SQLAlchemy's rows for 100,000 of them).
+    return [r[0] for r in conn.execute(stmt).cursor.fetchall()]
 
 
 class BrowseMixin:
     def review_ids(self, flt: ReviewFilter = ReviewFilter(), order: Order = Order.CATALOG,
                    among: Sequence[int] | None = None) -> list[int]:
         """The ids of every face the filter selects, in the order: what a lazy list model holds.
-        `among`: only these faces, in the order too (e.g. new faces, to see which join an open list)."""
+        `among`: only these faces, in the order too (e.g. new faces, to see which join an open list).
+
+        A model order is two index scans merged here: the filter's ids (annotations) and the
+        model's ranking (predictions, in order), kept where the first has them; then the selected
+        faces the model did not predict, in catalog order. Joined in SQL instead, each of 100,000
+        ranked faces costs a look-up of its annotation: twice the time on SQLite.
+        """
+        order = Order(order)
         with self._reading() as conn:
             now = db_now(conn) if flt.skip_claimed_by_others is not None else None
-            statements = review_statements(flt, order, conn.dialect.name, now)
+            stmt = selection_statement(flt, order, now)
             small = among is not None and len(set(among)) <= BATCH
             if small:
-                statements = [s.where(_A.face_id.in_(sorted(set(among)))) for s in statements]
-            ids: list[int] = []
-            for stmt in statements:
-                # Integers need no processing: read them off the driver's cursor (a third faster
-                # than SQLAlchemy's rows for 100,000 of them).
-                ids += [r[0] for r in conn.execute(stmt).cursor.fetchall()]
+                stmt = stmt.where(_A.face_id.in_(sorted(set(among))))
+            selected = _ids(conn, stmt)
             if among is not None and not small:
                 wanted = set(among)
-                ids = [i for i in ids if i in wanted]
-            return ids
+                selected = [i for i in selected if i in wanted]
+            if order not in MODEL_ORDERS:
+                return selected
+            ranked = [i for s in ranking_statements(flt.model_id, order) for i in _ids(conn, s)]
+        chosen = set(selected)
+        predicted = set(ranked)
+        return [i for i in ranked if i in chosen] + [i for i in selected if i not in predicted]
 
     def review_counts(self, flt: ReviewFilter = ReviewFilter()) -> ReviewCounts:
         """Totals of the faces a filter selects: by status and by label, in one GROUP BY."""

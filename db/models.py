@@ -228,8 +228,17 @@ class Prediction(Base):
     second_confidence: Mapped[float | None] = mapped_column(Float)
     in_sample: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     issue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Added by 0009, written by its triggers only (they follow the face's own label): the
+    # probability of the face's own label, and the normalized margin; what the labeler ranks by.
+    self_confidence: Mapped[float | None] = mapped_column(Float)
+    margin: Mapped[float | None] = mapped_column(Float)
 
-    __table_args__ = (UniqueConstraint("model_id", "face_id", name="uq_predictions_model_face"),)
+    __table_args__ = (
+        UniqueConstraint("model_id", "face_id", name="uq_predictions_model_face"),
+        Index("ix_predictions_model_confidence", "model_id", "confidence", "face_id"),
+        Index("ix_predictions_model_self_confidence", "model_id", "self_confidence", "face_id"),
+        Index("ix_predictions_model_margin", "model_id", "margin", "face_id"),
+    )
 
 
 class Export(Base):

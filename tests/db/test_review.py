@@ -121,6 +121,42 @@ def test_model_orders_and_the_disagreement_filter_read_the_own_label(any_catalog
     assert cat.review_ids(ReviewFilter(model_id=mid, model_disagrees=True), Order.SELF_CONFIDENCE) == [f[1], f[2]]
 
 
+def test_model_orders_follow_the_own_label_whoever_writes_it(any_catalog, tmp_path):
+    """The catalog keeps each prediction's rank (0009's triggers): a label set in bulk, a
+    suggestion changed by a plain SQL statement (a script, a future command), predictions stored
+    again, a second model: every model order reads the labels and probabilities as they are now."""
+    cat = any_catalog
+    f = add_faces(cat, 3, label="happy")
+    mid, other = _model(cat, tmp_path), _model(cat, tmp_path, "other")
+    cat.store_predictions(mid, [NewPrediction(f[0], {"angry": 0.6, "happy": 0.3, "sad": 0.1}),
+                                NewPrediction(f[1], {"angry": 0.1, "happy": 0.2, "sad": 0.7}),
+                                NewPrediction(f[2], {"angry": 0.1, "happy": 0.8, "sad": 0.1})])
+    cat.store_predictions(other, [NewPrediction(f[0], {"angry": 0.1, "happy": 0.1, "sad": 0.8}),
+                                  NewPrediction(f[1], {"angry": 0.1, "happy": 0.85, "sad": 0.05})])
+    flt, other_flt = ReviewFilter(model_id=mid), ReviewFilter(model_id=other)
+    assert cat.review_ids(flt, Order.SELF_CONFIDENCE) == [f[1], f[0], f[2]]  # p(happy) .2 .3 .8
+    assert cat.review_ids(other_flt, Order.SELF_CONFIDENCE) == [f[0], f[1], f[2]]  # .1 .85, then unpredicted
+
+    # In bulk: f1 is sad after all (p .7), f2 angry (p .1).
+    result = cat.annotate_many([FaceDecision(f[1], 1, label="sad", status=Status.CONFIRMED),
+                                FaceDecision(f[2], 1, label="angry", status=Status.CONFIRMED)], "ann")
+    assert not result.conflicts
+    assert cat.review_ids(flt, Order.SELF_CONFIDENCE) == [f[2], f[0], f[1]]  # .1 .3 .7
+    assert cat.review_ids(flt, Order.MARGIN) == [f[2], f[0], f[1]]  # (.1-.8+1)/2 (.3-.6+1)/2 (.7-.2+1)/2
+    assert cat.review_ids(other_flt, Order.SELF_CONFIDENCE) == [f[1], f[0], f[2]]  # the other model too: .05 .1
+
+    # By hand: f0 loses its label and is suggested sad; f2's label goes, and it has no suggestion.
+    with cat.engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE annotations SET label = NULL, suggested_label = 'sad' WHERE face_id = {f[0]}")
+        conn.exec_driver_sql(f"UPDATE annotations SET label = NULL WHERE face_id = {f[2]}")
+    assert cat.review_ids(flt, Order.SELF_CONFIDENCE) == [f[0], f[1], f[2]]  # .1 .7, then no own label
+
+    # Stored again (train suggest run a second time): the new probabilities count.
+    cat.store_predictions(mid, [NewPrediction(f[0], {"angry": 0.05, "happy": 0.05, "sad": 0.9})])
+    assert cat.review_ids(flt, Order.SELF_CONFIDENCE) == [f[1], f[0], f[2]]  # .7 .9
+    assert cat.review_ids(flt, Order.MARGIN) == [f[1], f[0], f[2]]  # (.7-.2+1)/2 < (.9-.05+1)/2
+
+
 def test_bulk_decisions_apply_the_rest_and_report_each_conflict(any_catalog):
     cat = any_catalog
     a = add_faces(cat, 4, label="happy")
