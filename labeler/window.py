@@ -42,6 +42,7 @@ from labeler.writer import DecisionWriter, Job, WriteResult
 
 DECISION_COMMANDS = {"confirm": Action.CONFIRM, "delete": Action.DELETE, "uncertain": Action.UNCERTAIN}
 PREFETCH_SCREENS = 1  # thumbnails decoded ahead, beyond the screen
+CLAIM_DELAY_MS = 300  # claims follow the screen once a move settles, not at every key
 
 
 class _Bridge(QObject):
@@ -169,7 +170,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
 
         self._panel_timer = self._single_shot(40, self._update_panel)
-        self._claim_timer = self._single_shot(300, self._sync_claims)
+        self._claim_timer = self._single_shot(CLAIM_DELAY_MS, self._sync_claims)
         self._counts_timer = self._single_shot(1000, self._refresh_counts)
         self._poll_timer = QTimer(self)
         self._poll_timer.timeout.connect(self._poll)
@@ -655,6 +656,9 @@ class MainWindow(QMainWindow):
         self.counts_label.setToolTip("\n".join(f"{c.name}: {counts.by_label.get(c.name, 0):,}" for c in self.classes))
 
     def _sync_claims(self) -> None:
+        # A re-list claims at once (start(0)), which also set the interval: back to the settle delay,
+        # else every later key press wrote claims (a transaction per Page Down while scrolling).
+        self._claim_timer.setInterval(CLAIM_DELAY_MS)
         if self._closed:
             return
         holder, annotator = self.keeper.holder, self.annotator
