@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from tests.labeler.conftest import settle
 from tests.labeler.helpers import add_faces
@@ -97,3 +98,39 @@ def test_rows_fetched_ahead_never_replace_newer_ones_nor_join_another_list():
     token = model.begin_prefetch()
     model.set_ids(list(range(5001, 6001)))  # a re-list while the worker read
     assert model.store_prefetched({k: row(k) for k in range(1, 11)}, token) == 0
+
+
+def test_the_side_panel_follows_quick_keys_to_the_last_face_and_paints_with_the_window(catalog, open_window, qtbot,
+                                                                                      tmp_path):
+    """Several quick keys: the panel shows the face they end on. Filling it paints nothing there and
+    then (the model's bars once repainted themselves at once, three synchronous paints per face)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from tests.labeler.helpers import add_model
+
+    cat = catalog
+    faces = add_faces(cat, 60, suggested="happy")
+    add_model(cat, tmp_path, {f: {"happy": 0.3 + i / 100, "sad": 0.7 - i / 100} for i, f in enumerate(faces)})
+    w = open_window(cat)
+    w.view.setFocus()
+    for _ in range(5):
+        qtbot.keyClick(w.view, Qt.Key.Key_Right)
+    settle(qtbot, w)
+    assert w.current_key() == faces[5] and w.panel.key == faces[5] and f"Face {faces[5]}" in w.panel.title.text()
+    assert [bar.value() for _name, bar, _pct in w.panel.model_rows[:2]] == [65, 35]
+
+    class Paints(QObject):
+        n = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                self.n += 1
+            return False
+
+    paints = Paints()
+    app = QApplication.instance()
+    app.installEventFilter(paints)  # any widget's paint, delivered during the call
+    w.panel.show_item(w.model.cached(faces[40]))
+    app.removeEventFilter(paints)
+    assert paints.n == 0
+    assert [bar.value() for _name, bar, _pct in w.panel.model_rows[:2]] == [70, 30]
