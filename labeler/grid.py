@@ -49,7 +49,6 @@ class ListModel(QAbstractListModel):
         self.pending: dict[int, tuple[str | None, str]] = {}  # written soon: (label, status)
         self.others: dict[int, str | None] = {}  # unreviewed faces another app claims: its annotator
         self.failed_at: float = 0.0
-        self.sync_fetches = 0  # pages fetched on the GUI thread (a row nobody fetched ahead)
         self._generation = 0  # a new list or an emptied cache: rows fetched before it are void
         self._touched: set[int] = set()  # rows changed since the fetch ahead began (theirs are older)
 
@@ -80,6 +79,7 @@ class ListModel(QAbstractListModel):
 
     def clear_cache(self) -> None:
         self._items.clear()
+        self._touched.clear()
         self._generation += 1
 
     # --- rows fetched ahead on a worker (the GUI thread then rarely waits on the catalog) --------------
@@ -196,7 +196,6 @@ class ListModel(QAbstractListModel):
             return {}
         start = row - row % PAGE
         keys = [k for k in self.ids[start : start + PAGE] if k not in self._items]
-        self.sync_fetches += 1
         fetched = self._fetch(keys)
         self._store(fetched)
         return fetched
