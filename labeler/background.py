@@ -23,8 +23,10 @@ BACKGROUND_NICE = 10  # counts, claims, changes, the panel's photo: never in the
 
 
 class Background:
-    def __init__(self, on_done: Callable[[str, Any, BaseException | None], None], name: str = "label-background"):
+    def __init__(self, on_done: Callable[[str, Any, BaseException | None], None], name: str = "label-background",
+                 nice: int = BACKGROUND_NICE):
         self._on_done = on_done
+        self._nice = nice
         self._tasks: OrderedDict[str, Callable[[], Any]] = OrderedDict()
         self._cond = threading.Condition()
         self._stopped = False
@@ -52,7 +54,7 @@ class Background:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        lower_priority(BACKGROUND_NICE)
+        lower_priority(self._nice)
         while True:
             with self._cond:
                 while not self._tasks and not self._stopped:

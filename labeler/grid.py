@@ -49,6 +49,8 @@ class ListModel(QAbstractListModel):
         self.pending: dict[int, tuple[str | None, str]] = {}  # written soon: (label, status)
         self.others: dict[int, str | None] = {}  # unreviewed faces another app claims: its annotator
         self.failed_at: float = 0.0
+        self._generation = 0  # a new list or an emptied cache: rows fetched before it are void
+        self._touched: set[int] = set()  # rows changed since the fetch ahead began (theirs are older)
 
     # --- Qt's side -----------------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -72,10 +74,33 @@ class ListModel(QAbstractListModel):
         self.beginResetModel()
         self.ids = ids
         self._row_of = None
+        self._generation += 1
         self.endResetModel()
 
     def clear_cache(self) -> None:
         self._items.clear()
+        self._touched.clear()
+        self._generation += 1
+
+    # --- rows fetched ahead on a worker (the GUI thread then rarely waits on the catalog) --------------
+    def missing(self, first: int, last: int) -> list[int]:
+        """Keys of rows first..last that are not cached, in row order."""
+        first, last = max(0, first), min(len(self.ids) - 1, last)
+        return [k for k in self.ids[first : last + 1] if k not in self._items]
+
+    def begin_prefetch(self) -> int:
+        """A fetch ahead starts (one at a time): its token for store_prefetched."""
+        self._touched.clear()
+        return self._generation
+
+    def store_prefetched(self, items: dict[int, Item], token: int) -> int:
+        """Rows fetched ahead: kept unless the list changed meanwhile, or a row was changed
+        (a committed write) or fetched again after the worker read it. Returns how many were kept."""
+        if token != self._generation:
+            return 0
+        fresh = {k: it for k, it in items.items() if k not in self._touched and k not in self._items}
+        self._store(fresh)
+        return len(fresh)
 
     def row_of(self, key: int) -> int | None:
         if self._row_of is None:
@@ -121,11 +146,13 @@ class ListModel(QAbstractListModel):
 
     def replace_items(self, items: dict[int, Item]) -> None:
         """Fresh items (after a write, a change elsewhere): repaint their rows where they are."""
+        self._touched.update(items)
         self._store(items)
         self._changed(items.keys())
 
     def update_rows(self, updates: dict[int, dict]) -> None:
         """Change fields of cached rows (a committed write: label, status, version, annotator)."""
+        self._touched.update(updates)
         for key, fields in updates.items():
             item = self._items.get(key)
             if item is not None:

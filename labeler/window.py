@@ -31,7 +31,7 @@ from labeler.conflictbar import ConflictBar, Pending
 from labeler.decisions import Action, Change, FaceState, plan
 from labeler.filterbar import FilterBar
 from labeler.filters import FilterSpec
-from labeler.grid import ZOOMS, FaceDelegate, GridView, Item, ListModel
+from labeler.grid import PAGE, ZOOMS, FaceDelegate, GridView, Item, ListModel
 from labeler.keys import COMMANDS, class_bindings, clashes
 from labeler.overlay import KeyOverlay
 from labeler.panel import PHOTO_SIDE, SidePanel
@@ -42,6 +42,9 @@ from labeler.writer import DecisionWriter, Job, WriteResult
 
 DECISION_COMMANDS = {"confirm": Action.CONFIRM, "delete": Action.DELETE, "uncertain": Action.UNCERTAIN}
 PREFETCH_SCREENS = 1  # thumbnails decoded ahead, beyond the screen
+CLAIM_DELAY_MS = 300  # claims follow the screen once a move settles, not at every key
+ROWS_AHEAD = 2 * PAGE  # rows fetched ahead of the screen, each way (Page Down: ~10 screens)
+ROWS_NICE = 4  # the rows ahead are needed soon: ahead of the other background work, behind the GUI
 
 
 class _Bridge(QObject):
@@ -50,6 +53,7 @@ class _Bridge(QObject):
     write_result = Signal(object)
     write_state = Signal(object)
     task_done = Signal(str, object, object)
+    rows_done = Signal(str, object, object)
 
     def emitter(self, signal) -> Callable:
         """signal.emit for a worker thread, quiet once Qt has deleted the window's objects."""
@@ -100,6 +104,11 @@ class MainWindow(QMainWindow):
                                      self.bridge.emitter(self.bridge.write_state))
         self.background = Background(self.bridge.emitter(self.bridge.task_done))
         self._outstanding: dict[str, int] = {}  # background results not yet handled, by key
+        # Rows of the pages around the screen, fetched before they are painted (one fetch at a time).
+        self.bridge.rows_done.connect(self._on_rows_ahead)
+        self.rows_ahead = Background(self.bridge.emitter(self.bridge.rows_done), name="label-rows", nice=ROWS_NICE)
+        self._rows_token: int | None = None  # the fetch ahead in flight (ListModel.begin_prefetch)
+        self._rows_failed_at = 0.0  # a failed fetch ahead: the next waits a moment (no retry per key)
         self._jobs = 0  # writes submitted whose result the window has not handled yet
         self.watcher = ChangeWatcher(catalog)
 
@@ -169,7 +178,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
 
         self._panel_timer = self._single_shot(40, self._update_panel)
-        self._claim_timer = self._single_shot(300, self._sync_claims)
+        self._claim_timer = self._single_shot(CLAIM_DELAY_MS, self._sync_claims)
         self._counts_timer = self._single_shot(1000, self._refresh_counts)
         self._poll_timer = QTimer(self)
         self._poll_timer.timeout.connect(self._poll)
@@ -387,11 +396,52 @@ class MainWindow(QMainWindow):
 
     def _fetch_items(self, ids: list[int]) -> dict[int, Item]:
         """Rows for a page of ids (faces with the model's prediction, or images)."""
-        if self.spec.images:
-            return {r.id: Item(r) for r in self.catalog.images_by_ids(ids)}
-        rows = self.catalog.faces_by_ids(ids)
-        preds = self.catalog.predictions(self.model_info.id, ids) if self.model_info is not None else {}
-        return {r.id: Item(r, preds.get(r.id)) for r in rows}
+        return self._items_reader()(ids)
+
+    def _items_reader(self) -> Callable[[list[int]], dict[int, Item]]:
+        """What reads rows of the current list; its kind and model are taken now (a worker may run
+        it after a re-list)."""
+        catalog, images, model_id = self.catalog, self.spec.images, self._model_id()
+
+        def read(ids: list[int]) -> dict[int, Item]:
+            if images:
+                return {r.id: Item(r) for r in catalog.images_by_ids(ids)}
+            rows = catalog.faces_by_ids(ids)
+            preds = catalog.predictions(model_id, ids) if model_id is not None else {}
+            return {r.id: Item(r, preds.get(r.id)) for r in rows}
+
+        return read
+
+    def _fetch_ahead(self) -> None:
+        """Fetch on a worker the rows the view nears (below the screen first, then above), so that
+        painting them rarely reads the catalog on the GUI thread. The model's page fetch stays the
+        fallback for a row nobody fetched ahead."""
+        if self._rows_token is not None or self._closed or time.monotonic() - self._rows_failed_at < 2:
+            return
+        first, last = self.view.visible_rows()
+        if first < 0:
+            return
+        # Only once a page's worth each way is not all there, then up to ROWS_AHEAD rows: a few larger
+        # reads rather than one per key. (The screen's own rows: its paint reads them.)
+        if self.model.missing(last + 1, last + PAGE):
+            keys = self.model.missing(last + 1, last + ROWS_AHEAD)
+        elif self.model.missing(first - PAGE, first - 1):
+            keys = self.model.missing(first - ROWS_AHEAD, first - 1)[::-1]  # nearest first
+        else:
+            return
+        read = self._items_reader()
+        self._rows_token = self.model.begin_prefetch()
+        self.rows_ahead.submit("rows", lambda: read(keys))
+
+    def _on_rows_ahead(self, _key: str, result, error) -> None:
+        token, self._rows_token = self._rows_token, None
+        if self._closed:
+            return
+        if error is not None:  # said by the GUI thread's own fetch, should it fail too when it paints
+            self._rows_failed_at = time.monotonic()
+        elif token is not None:
+            self.model.store_prefetched(result, token)
+            self._fetch_ahead()  # the view may have moved on meanwhile
 
     # --- moving -------------------------------------------------------------------------------------------
     def current_key(self) -> int | None:
@@ -447,9 +497,11 @@ class MainWindow(QMainWindow):
         self._update_position()
         self._panel_timer.start()
         self._claim_timer.start()
+        self._fetch_ahead()
 
     def _view_moved(self) -> None:
         self._claim_timer.start()
+        self._fetch_ahead()
 
     def _update_position(self) -> None:
         ix = self.view.currentIndex()
@@ -655,6 +707,9 @@ class MainWindow(QMainWindow):
         self.counts_label.setToolTip("\n".join(f"{c.name}: {counts.by_label.get(c.name, 0):,}" for c in self.classes))
 
     def _sync_claims(self) -> None:
+        # A re-list claims at once (start(0)), which also set the interval: back to the settle delay,
+        # else every later key press wrote claims (a transaction per Page Down while scrolling).
+        self._claim_timer.setInterval(CLAIM_DELAY_MS)
         if self._closed:
             return
         holder, annotator = self.keeper.holder, self.annotator
@@ -813,7 +868,7 @@ class MainWindow(QMainWindow):
     def idle(self) -> bool:
         """Nothing in flight: every write committed, every background read back, the screen's
         thumbnails decoded (what tests and the benchmark wait for)."""
-        if self._jobs or self._outstanding or self._claim_timer.isActive() \
+        if self._jobs or self._outstanding or self._rows_token is not None or self._claim_timer.isActive() \
                 or self._counts_timer.isActive() or self._panel_timer.isActive():
             return False
         first, last = self.view.visible_rows()
@@ -900,6 +955,7 @@ class MainWindow(QMainWindow):
             t.stop()
         self.writer.close(timeout=1)
         self.background.stop()
+        self.rows_ahead.stop()
         for t in (self.face_thumbs, self.photo_thumbs):
             t.loader.stop()
         try:
