@@ -152,16 +152,20 @@ class BrowseMixin:
         with self._reading() as conn:
             now = db_now(conn) if flt.skip_claimed_by_others is not None else None
             stmt = selection_statement(flt, order, now)
-            small = among is not None and len(set(among)) <= BATCH
-            if small:
-                stmt = stmt.where(_A.face_id.in_(sorted(set(among))))
+            small = sorted(set(among)) if among is not None and len(set(among)) <= BATCH else None
+            if small is not None:
+                stmt = stmt.where(_A.face_id.in_(small))
             selected = _ids(conn, stmt)
-            if among is not None and not small:
+            if among is not None and small is None:
                 wanted = set(among)
                 selected = [i for i in selected if i in wanted]
             if order not in MODEL_ORDERS:
                 return selected
-            ranked = [i for s in ranking_statements(flt.model_id, order) for i in _ids(conn, s)]
+            # A few faces (the window asks which new ones join its list): their predictions only,
+            # not the model's whole ranking.
+            ranking = [r if small is None else r.where(_P.face_id.in_(small))
+                       for r in ranking_statements(flt.model_id, order)]
+            ranked = [i for r in ranking for i in _ids(conn, r)]
         chosen = set(selected)
         predicted = set(ranked)
         return [i for i in ranked if i in chosen] + [i for i in selected if i not in predicted]
