@@ -2,12 +2,17 @@
 thread; turned into QPixmap on the GUI thread (QPixmap belongs there) and kept in a cache bounded
 by bytes (a few screens at any zoom).
 
-The loader always works on what the view shows now: each request replaces the queued one, so a
-fast scroll through 100,000 faces decodes only the screens it stops on.
+The loader always works on what the view shows now: each request replaces the queued one. While
+the view moves fast (a held Page Down, a flung wheel) nothing is decoded at all until it settles:
+the decoder's Python and Qt calls hold the interpreter lock, and sharing it with the GUI thread
+stretched a 10 ms paint to 50 and a scroll's longest event-loop block past 100 ms (the same reason
+image loaders pause while a list is flung). So a fast scroll through 100,000 faces decodes only the
+screen it stops on.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Callable, Sequence
 
@@ -20,6 +25,7 @@ BROKEN = object()  # the picture cannot be decoded (a corrupt crop, a missing bl
 BATCH = 48
 THUMBNAIL_NICE = 4  # behind the GUI thread, ahead of the other background work
 PIXMAP_BUDGET = 48 << 20  # thumbnails kept: ~1,300 at 96 px, ~5,000 at 48 px
+SETTLE_MS = 60  # moves closer than this are one fast scroll (key repeat: ~30 ms; a wheel flick: ~16)
 
 
 def fit(image: QImage, side: int) -> QImage:
@@ -146,6 +152,12 @@ class Thumbnails(QObject):
         self._budget = budget
         self._asked: set[int] = set()
         self._flush_queued = False
+        self._settle_s = SETTLE_MS / 1000
+        self._last_move = float("-inf")
+        self._scrolling = False  # the last two moves came within SETTLE_MS of each other
+        self._settled = QTimer(self)
+        self._settled.setSingleShot(True)
+        self._settled.timeout.connect(self.flush)
         loader.loaded.connect(self._on_loaded)
 
     @property
@@ -181,8 +193,22 @@ class Thumbnails(QObject):
             self._flush_queued = True
             QTimer.singleShot(0, self.flush)
 
+    def moved(self) -> None:
+        """The view scrolled. A lone move loads its screen at once; moves in quick succession load
+        nothing until the view has been still for SETTLE_MS."""
+        now = time.monotonic()
+        self._scrolling = now - self._last_move < self._settle_s
+        self._last_move = now
+
     def flush(self) -> None:
         self._flush_queued = False
+        still_for = time.monotonic() - self._last_move
+        if self._scrolling and still_for < self._settle_s:
+            self.loader.request([], self.side)  # drop the screens scrolled past; the batch in hand ends
+            self._asked.clear()
+            self._settled.start(max(1, round((self._settle_s - still_for) * 1000)))
+            return
+        self._scrolling = False
         todo = [k for k in self._wanted() if k not in self._pixmaps]
         self._asked = set(todo)
         if todo:

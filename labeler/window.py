@@ -500,6 +500,8 @@ class MainWindow(QMainWindow):
         self._fetch_ahead()
 
     def _view_moved(self) -> None:
+        for t in (self.face_thumbs, self.photo_thumbs):
+            t.moved()
         self._claim_timer.start()
         self._fetch_ahead()
 

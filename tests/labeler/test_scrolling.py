@@ -134,3 +134,42 @@ def test_the_side_panel_follows_quick_keys_to_the_last_face_and_paints_with_the_
     app.removeEventFilter(paints)
     assert paints.n == 0
     assert [bar.value() for _name, bar, _pct in w.panel.model_rows[:2]] == [70, 30]
+
+
+def test_a_fast_scroll_decodes_no_thumbnails_until_it_stops_then_its_screen(catalog, open_window, qtbot,
+                                                                           monkeypatch):
+    """Page Down held through a long list: the screens passed are not decoded (the decoder holds
+    the interpreter lock, and sharing it stretched the scroll's paints past the 100 ms goal); the
+    screen it stops on is, once the view is still."""
+    import labeler.thumbs
+
+    monkeypatch.setattr(labeler.thumbs, "SETTLE_MS", 2_000)  # every press below counts as one fast scroll
+    cat = catalog
+    faces = add_faces(cat, 1_500)
+    w = open_window(cat)
+    decoded: list[int] = []
+    decode = w.face_thumbs.loader._decode
+
+    def recording(ids, side):
+        decoded.extend(ids)
+        return decode(ids, side)
+
+    w.face_thumbs.loader._decode = recording
+    passed: set[int] = set()
+    qtbot.keyClick(w.view, Qt.Key.Key_PageDown)  # a lone move: its screen loads at once
+    w.view.viewport().repaint()
+    first_screen = set(range(*w.view.visible_rows()))
+    for _ in range(12):
+        qtbot.keyClick(w.view, Qt.Key.Key_PageDown)
+        w.view.viewport().repaint()
+        qtbot.wait(5)  # the loader's thread had time to start on each screen
+        first, last = w.view.visible_rows()
+        passed.update(range(first, last + 1))
+    stop_first, stop_last = w.view.visible_rows()
+    stopped_on = [faces[r] for r in range(stop_first, stop_last + 1)]
+    passed -= set(range(stop_first, stop_last + 1)) | first_screen | {r - 1 for r in first_screen}
+    assert len(passed) > 150
+    assert not decoded or set(decoded) <= {faces[r] for r in first_screen} | set(stopped_on), \
+        f"{len(set(decoded) & {faces[r] for r in passed})} faces of the screens passed were decoded"
+    qtbot.waitUntil(lambda: not w.face_thumbs.missing(stopped_on), timeout=10_000)
+    assert set(stopped_on) <= set(decoded)
