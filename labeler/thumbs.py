@@ -95,6 +95,9 @@ class ThumbnailLoader(QObject):
         self._batch = batch
         self._wanted: list[int] = []
         self._side = 96
+        # Decoded (or being decoded) at _side but not yet taken by the GUI thread: a request made
+        # before their signal is handled does not decode them again (it did, the whole first screen).
+        self._sent: set[int] = set()
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="label-thumbnails", daemon=True)
@@ -103,9 +106,16 @@ class ThumbnailLoader(QObject):
     def request(self, ids: Sequence[int], side: int) -> None:
         """Decode these next, in this order, at side pixels (replaces what was still queued)."""
         with self._cond:
-            self._wanted = list(ids)
+            if side != self._side:
+                self._sent.clear()
+            self._wanted = [i for i in ids if i not in self._sent]
             self._side = side
             self._cond.notify()
+
+    def taken(self, ids) -> None:
+        """The GUI thread has these (a later request may want them again, e.g. after eviction)."""
+        with self._cond:
+            self._sent.difference_update(ids)
 
     def stop(self) -> None:
         with self._cond:
@@ -123,10 +133,12 @@ class ThumbnailLoader(QObject):
                     return
                 batch, self._wanted = self._wanted[: self._batch], self._wanted[self._batch :]
                 side = self._side
+                self._sent.update(batch)
             try:
                 try:
                     images = self._decode(batch, side)
                 except Exception as exc:  # the catalog is unreachable: say so; the view asks again later
+                    self.taken(batch)
                     self.failed.emit(f"cannot read thumbnails: {exc}".splitlines()[0])
                     continue
                 if not self._stopped:
@@ -209,7 +221,7 @@ class Thumbnails(QObject):
             self._settled.start(max(1, round((self._settle_s - still_for) * 1000)))
             return
         self._scrolling = False
-        todo = [k for k in self._wanted() if k not in self._pixmaps]
+        todo = [k for k in dict.fromkeys(self._wanted()) if k not in self._pixmaps]  # (the current face is on screen too)
         self._asked = set(todo)
         if todo:
             self.loader.request(todo, self.side)
@@ -223,6 +235,7 @@ class Thumbnails(QObject):
             self._bytes -= old.width() * old.height() * 4
 
     def _on_loaded(self, images: dict, side: int) -> None:
+        self.loader.taken(images)
         if side != self.side:  # decoded for a zoom level left meanwhile
             self.schedule()
             return
