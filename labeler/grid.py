@@ -191,11 +191,13 @@ class ListModel(QAbstractListModel):
             return {}
 
     def _load_page(self, row: int) -> dict[int, Item]:
-        """Fetch the page of rows around `row` (what was missing of it); returns what came."""
+        """Fetch the rows from `row` on, a page of them (what was missing); returns what came.
+        The page starts at the row asked for, not at a multiple of PAGE: a paint asks for its
+        top-left cell first, and one read then covers the screen (an aligned page often ended
+        inside it: two reads per new list, 30 ms more on PostgreSQL)."""
         if time.monotonic() - self.failed_at < 2:  # do not hammer a catalog that just failed
             return {}
-        start = row - row % PAGE
-        keys = [k for k in self.ids[start : start + PAGE] if k not in self._items]
+        keys = [k for k in self.ids[row : row + PAGE] if k not in self._items]
         fetched = self._fetch(keys)
         self._store(fetched)
         return fetched

@@ -210,3 +210,20 @@ def test_a_screen_asked_for_again_before_its_thumbnails_arrive_is_decoded_once(q
         assert sorted(decoded) == sorted(screen + screen[:5])
     finally:
         loader.stop()
+
+
+def test_a_new_list_reads_the_rows_of_its_screen_in_one_go(catalog, open_window, qtbot):
+    """F5 with the current face kept where a page of 200 rows ends: the screen, painted, read its
+    rows from the catalog once (twice, one aligned page each, on PostgreSQL 30 ms of a re-list)."""
+    cat = catalog
+    add_faces(cat, 650)
+    w = open_window(cat)
+    w.select_row(196)
+    settle(qtbot, w)
+    first, last = w.view.visible_rows()
+    assert first < 200 <= last  # the screen straddles the end of the first page
+    reads = _gui_thread_reads(w)
+    w.relist(w.spec)
+    w.view.viewport().repaint()
+    assert w.view.visible_rows() == (first, last)
+    assert len(reads) == 1 and reads[0] >= last - first + 1, reads
