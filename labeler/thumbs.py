@@ -112,10 +112,12 @@ class ThumbnailLoader(QObject):
             self._side = side
             self._cond.notify()
 
-    def taken(self, ids) -> None:
-        """The GUI thread has these (a later request may want them again, e.g. after eviction)."""
+    def taken(self, ids, side: int) -> None:
+        """The GUI thread has these at side (a later request may want them again: evicted, or
+        their crop changed). Pictures of another size say nothing of the ones being made now."""
         with self._cond:
-            self._sent.difference_update(ids)
+            if side == self._side:
+                self._sent.difference_update(ids)
 
     def stop(self) -> None:
         with self._cond:
@@ -137,8 +139,9 @@ class ThumbnailLoader(QObject):
             try:
                 try:
                     images = self._decode(batch, side)
+                    images = {k: images.get(k, QImage()) for k in batch}  # each key answered, else stuck in _sent
                 except Exception as exc:  # the catalog is unreachable: say so; the view asks again later
-                    self.taken(batch)
+                    self.taken(batch, side)
                     self.failed.emit(f"cannot read thumbnails: {exc}".splitlines()[0])
                     continue
                 if not self._stopped:
@@ -177,6 +180,11 @@ class Thumbnails(QObject):
         """The thumbnails' side in device pixels."""
         return round(self.size * self.dpr)
 
+    def stop(self) -> None:
+        """No more decoding (the window closes)."""
+        self._settled.stop()
+        self.loader.stop()
+
     def set_size(self, size: int) -> None:
         self.size = size
         self._pixmaps.clear()
@@ -194,7 +202,9 @@ class Thumbnails(QObject):
         return pix
 
     def forget(self, keys: Sequence[int]) -> None:
-        """Drop these pictures (their crop changed)."""
+        """Drop these pictures (their crop changed): the next request decodes them again, even
+        one being decoded now (its old picture may land first; the new one replaces it)."""
+        self.loader.taken(keys, self.side)
         for k in keys:
             self._drop(k)
             self._asked.discard(k)
@@ -235,7 +245,7 @@ class Thumbnails(QObject):
             self._bytes -= old.width() * old.height() * 4
 
     def _on_loaded(self, images: dict, side: int) -> None:
-        self.loader.taken(images)
+        self.loader.taken(images, side)
         if side != self.side:  # decoded for a zoom level left meanwhile
             self.schedule()
             return

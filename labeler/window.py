@@ -959,7 +959,7 @@ class MainWindow(QMainWindow):
         self.background.stop()
         self.rows_ahead.stop()
         for t in (self.face_thumbs, self.photo_thumbs):
-            t.loader.stop()
+            t.stop()
         try:
             self.catalog.release_claims(self.keeper.holder)
         except (CatalogError, SQLAlchemyError):
