@@ -232,12 +232,15 @@ class Prediction(Base):
     # probability of the face's own label, and the normalized margin; what the labeler ranks by.
     self_confidence: Mapped[float | None] = mapped_column(Float)
     margin: Mapped[float | None] = mapped_column(Float)
+    # Added by 0010, written by the same triggers: the model's class is not the face's own label.
+    disagrees: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
     __table_args__ = (
         UniqueConstraint("model_id", "face_id", name="uq_predictions_model_face"),
         Index("ix_predictions_model_confidence", "model_id", "confidence", "face_id"),
         Index("ix_predictions_model_self_confidence", "model_id", "self_confidence", "face_id"),
         Index("ix_predictions_model_margin", "model_id", "margin", "face_id"),
+        Index("ix_predictions_model_disagrees", "model_id", "disagrees", "face_id"),
     )
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0009"  # the newest migration's revision (tests/db/test_migrations.py checks it is alembic's head)
+HEAD = "0010"  # the newest migration's revision (tests/db/test_migrations.py checks it is alembic's head)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -91,8 +91,9 @@ def test_opening_a_current_catalog_does_not_load_alembic(tmp_path):
 
 
 def test_predictions_stored_before_the_rankings_are_ranked_after_the_upgrade(any_catalog, tmp_path):
-    """0009 on a catalog that already holds predictions (SQLite and PostgreSQL): its triggers fill
-    the ranking columns of every stored row, and a label changed after the upgrade is followed."""
+    """0009 and 0010 on a catalog that already holds predictions (SQLite and PostgreSQL): their
+    triggers fill the ranking columns and the disagreement of every stored row, and a label changed
+    after the upgrade is followed."""
     from alembic import command
 
     from db.schema import alembic_config
@@ -110,13 +111,18 @@ def test_predictions_stored_before_the_rankings_are_ranked_after_the_upgrade(any
             command.downgrade(alembic_config(conn), "0008")
         with conn.begin():  # what facecat 0008 stored: no ranking columns
             for face, p in zip(f, (0.9, 0.2, 0.5)):
+                guess = "happy" if p > 0.5 else "sad"
                 conn.exec_driver_sql(
                     "INSERT INTO predictions (model_id, face_id, label, confidence, second_confidence, probabilities,"
-                    f" created_at, in_sample, issue) VALUES ({mid}, {face}, 'x', 0.9, 0.1,"
+                    f" created_at, in_sample, issue) VALUES ({mid}, {face}, '{guess}', 0.9, 0.1,"
                     f" '{{\"happy\": {p}, \"sad\": {1 - p:.1f}}}', '2026-01-01', false, false)")
     location = cat.location
     with open_catalog(location.url if location.directory is None else location.directory, location.store_root) as again:
         assert current_revision(again.engine) == head_revision()
         assert again.review_ids(ReviewFilter(model_id=mid), Order.SELF_CONFIDENCE) == [f[1], f[2], f[0]]
+        disagreeing = ReviewFilter(model_id=mid, model_disagrees=True)
+        assert again.review_ids(disagreeing) == [f[1], f[2]]  # 0010: the model said sad, they are happy
         again.annotate(f[0], 1, "ann", label="sad")  # p(sad) .1: first now
         assert again.review_ids(ReviewFilter(model_id=mid), Order.SELF_CONFIDENCE) == [f[0], f[1], f[2]]
+        again.annotate(f[1], 1, "ann", label="sad")
+        assert again.review_ids(disagreeing) == [f[0], f[2]]
