@@ -146,6 +146,7 @@ def store_and_check(catalog: Catalog, info: ModelInfo, faces: Sequence[FaceRow],
     catalog.store_predictions(info.id, [
         NewPrediction(f.id, {k: float(p) for k, p in zip(classes, row)}, in_sample=bool(s))
         for f, row, s in zip(faces, probs, seen)])
+    catalog.optimize()  # a bulk load: else the planner may read a model order from the wrong index
     index = {k: i for i, k in enumerate(classes)}
     checked = np.array([k is not None and not s for k, s in zip(labels, seen)], dtype=bool)
     idx = np.flatnonzero(checked)

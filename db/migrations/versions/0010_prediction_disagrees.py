@@ -69,6 +69,9 @@ def upgrade() -> None:
     # The predictions already stored: set probabilities to itself, and the triggers rank them again.
     op.execute("UPDATE predictions SET probabilities = probabilities")
     op.create_index(INDEX, "predictions", ["model_id", "disagrees", "face_id"])
+    # Statistics for the new index: without them, beside the others', SQLite reads the least
+    # confidence order from it and sorts (190 ms, not 110).
+    op.execute("ANALYZE predictions")
 
 
 def downgrade() -> None:
