@@ -10,12 +10,13 @@ import traceback
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
+from sqlalchemy.exc import SQLAlchemyError
 
 from db import open_catalog
 from db.errors import CatalogError
 from labeler import qtfix
 from labeler.filters import FilterSpec
-from labeler.window import MainWindow
+from labeler.window import MainWindow, short_error
 
 APP_NAME = "facecat label"
 
@@ -67,18 +68,22 @@ def create_window(catalog, annotator: str, store: QSettings, spec: FilterSpec | 
 _windows: list[MainWindow] = []
 
 
+def _message(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, CatalogError) else short_error(exc)
+
+
 def _reopen(old: MainWindow, location: str, store: str | None) -> None:
     """File > Open: the new catalog in a new window; the old one closes once the new one is up."""
     try:
         catalog = open_catalog(location, store)
-    except CatalogError as exc:
-        QMessageBox.warning(old, "Cannot open the catalog", str(exc))
+    except (CatalogError, SQLAlchemyError) as exc:
+        QMessageBox.warning(old, "Cannot open the catalog", _message(exc))
         return
     try:
         window = create_window(catalog, old.annotator, old.settings, FilterSpec())
-    except CatalogError as exc:
+    except (CatalogError, SQLAlchemyError) as exc:  # e.g. the server gone between the two
         catalog.close()
-        QMessageBox.warning(old, "Cannot open the catalog", str(exc))
+        QMessageBox.warning(old, "Cannot open the catalog", _message(exc))
         return
     window.show()
     _windows.append(window)

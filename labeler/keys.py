@@ -40,6 +40,10 @@ COMMANDS: list[Binding] = [
     Binding("quit", ("Ctrl+Q",), "Quit (every decision is already saved)", CATALOG),
 ]
 
+# Keys matched by the character they type, not as a key sequence: "?" is Shift+/ on a US keyboard
+# and another key elsewhere, and a shortcut "?" misses Shift+/ where Qt's key mapper does not map it.
+TYPED_KEYS = {"?": "help"}
+
 # Keys the grid handles itself (Qt's list view); listed for people only.
 MOVEMENT = [
     ("Arrows", "Move"),

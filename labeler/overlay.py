@@ -13,6 +13,10 @@ from db.types import ClassInfo
 from labeler.keys import CATALOG, DECISIONS, MOVING, VIEW, table
 
 
+MODIFIER_KEYS = {Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_AltGr, Qt.Key.Key_Meta,
+                 Qt.Key.Key_CapsLock}
+
+
 class KeyOverlay(QWidget):
     def __init__(self, parent: QWidget):
         super().__init__(parent)
@@ -79,7 +83,8 @@ class KeyOverlay(QWidget):
         QPainter(self).fillRect(self.rect(), QColor(20, 24, 32, 225))
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
-        self.close_overlay()
+        if event.key() not in MODIFIER_KEYS:  # Shift alone is half of "?", which toggles it closed
+            self.close_overlay()
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         self.close_overlay()

@@ -10,12 +10,16 @@ from typing import Callable
 from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
+    QPlainTextEdit,
     QSplitter,
+    QTextEdit,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -32,7 +36,7 @@ from labeler.decisions import Action, Change, FaceState, plan
 from labeler.filterbar import FilterBar
 from labeler.filters import FilterSpec
 from labeler.grid import PAGE, ZOOMS, FaceDelegate, GridView, Item, ListModel
-from labeler.keys import COMMANDS, class_bindings, clashes
+from labeler.keys import COMMANDS, TYPED_KEYS, class_bindings, clashes
 from labeler.overlay import KeyOverlay
 from labeler.panel import PHOTO_SIDE, SidePanel
 from labeler.sync import POLL_S, ChangeWatcher
@@ -249,7 +253,7 @@ class MainWindow(QMainWindow):
         }
         for b in bindings:
             act = QAction(b.text, self)
-            act.setShortcuts([QKeySequence(k) for k in b.keys])
+            act.setShortcuts([QKeySequence(k) for k in b.keys if k not in TYPED_KEYS])
             act.setObjectName(b.command)
             if b.command.startswith("label:"):
                 name = b.command.split(":", 1)[1]
@@ -628,10 +632,7 @@ class MainWindow(QMainWindow):
             return
         kind = key.split(":", 1)[0]
         if error is not None:
-            if kind in ("photo",):
-                self.panel.set_photo(int(key.split(":")[1]), None, error=f"cannot read the original photo: {short_error(error)}")
-            else:
-                self.statusBar().showMessage(f"catalog: {short_error(error)}", 8000)
+            self.statusBar().showMessage(f"catalog: {short_error(error)}", 8000)
             return
         if kind == "rows":
             if not self.spec.images:
@@ -745,12 +746,22 @@ class MainWindow(QMainWindow):
             self._sync_claims()
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel):
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel):
             was_idle = self.keeper.idle()
             self.keeper.touch()
             if was_idle and not self._closed:
                 self._claim_timer.start()
+            if kind == QEvent.Type.KeyPress and event.text() in TYPED_KEYS and self._typed_key_is_a_command(obj):
+                self.actions[TYPED_KEYS[event.text()]].trigger()
+                return True
         return False
+
+    def _typed_key_is_a_command(self, obj) -> bool:
+        """A key typed into this window, not into a text field (where "?" is just a character)."""
+        if not isinstance(obj, QWidget) or obj.window() is not self:
+            return False
+        return not isinstance(QApplication.focusWidget(), (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox))
 
     # --- the side panel -----------------------------------------------------------------------------------
     def _update_panel(self) -> None:
@@ -763,17 +774,13 @@ class MainWindow(QMainWindow):
         self.panel.show_item(item, None if item.is_image else self.model.pending.get(key))
         if item.is_image:
             rel = item.row.blob_path
-            self._background("photo", lambda: self._load_photo(key, rel, None, item.row.width))
+            self._photo_task(key, lambda: self._load_photo(key, rel, None, item.row.width))
             return
         row = item.row
         image_id = row.image_id
         bbox = row.bbox
-
-        def photo():
-            rel = self.catalog.image_blob_paths([image_id]).get(image_id)
-            return self._load_photo(key, rel, bbox, None)
-
-        self._background("photo", photo)
+        self._photo_task(key, lambda: self._load_photo(key, self.catalog.image_blob_paths([image_id]).get(image_id),
+                                                       bbox, None))
         side = round((CROP_SIDE - 4) * self.devicePixelRatioF())
         self._background("crop", lambda: (key, decode_crops(self.catalog, [key], side)[key]))
         if self.explaining:
@@ -801,6 +808,17 @@ class MainWindow(QMainWindow):
                 f"Grad-CAM of model {info.name}: what drove <b>{row.label}</b> (red: most).")
 
         self._background("explain", load)
+
+    def _photo_task(self, key: int, load) -> None:
+        """Load the panel's photo in the background; a failure (the database gone, a store that
+        refuses the read) is said where the photo would be, on this face's panel."""
+        def run():
+            try:
+                return load()
+            except Exception as e:
+                return key, None, None, 1.0, f"cannot read the original photo: {short_error(e)}"
+
+        self._background("photo", run)
 
     def _load_photo(self, key: int, rel: str | None, bbox, width: int | None):
         if rel is None:

@@ -2,6 +2,8 @@
 On SQLite and on the PostgreSQL server (any_catalog)."""
 from __future__ import annotations
 
+import pytest
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -257,8 +259,12 @@ def test_a_corrupt_crop_and_a_missing_photo_are_shown_and_the_rest_works(catalog
     faces = add_faces(catalog, 3, label="happy")
     with catalog._writing() as conn:  # damage the first face's crop, as a bad disk would
         conn.exec_driver_sql(f"UPDATE faces SET crop_png = x'89504e470d0a1a0a0000' WHERE id = {faces[0]}")
-    row = catalog.get_face(faces[1], with_crop=False)
+    row, third = (catalog.get_face(f, with_crop=False) for f in faces[1:])
     catalog.blobs.path(catalog.image_blob_paths([row.image_id])[row.image_id]).unlink()
+    # A store that fails the read itself (a directory where the blob was: not "missing").
+    blob = catalog.blobs.path(catalog.image_blob_paths([third.image_id])[third.image_id])
+    blob.unlink()
+    blob.mkdir()
     w = open_window(catalog)
     from labeler.thumbs import BROKEN
 
@@ -270,6 +276,11 @@ def test_a_corrupt_crop_and_a_missing_photo_are_shown_and_the_rest_works(catalog
     _press(qtbot, w, Qt.Key.Key_3)
     settle(qtbot, w)
     assert _state(catalog, faces[1]) == ("fear", "confirmed")
+    assert w.current_key() == faces[2]
+    assert "cannot read the original photo" in w.panel.photo.text()
+    _press(qtbot, w, Qt.Key.Key_1)
+    settle(qtbot, w)
+    assert _state(catalog, faces[2])[0] == "angry"
 
 
 def test_the_side_panel_shows_details_group_prediction_and_history(catalog, open_window, qtbot, tmp_path):
@@ -440,3 +451,102 @@ def test_a_person_scrolling_during_the_layout_is_not_scrolled_back(any_catalog, 
     settle(qtbot, w)
     first, last = w.view.visible_rows()
     assert w.current_key() == faces[5] and not first <= 394 <= last
+
+
+def _when_modal(kind, act) -> None:
+    """act(dialog) on the next modal dialog of this kind, once it is up (exec() blocks until then)."""
+    from PySide6.QtCore import QTimer
+
+    def check():
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, kind):  # not up yet: the key is pressed after this is armed
+            QTimer.singleShot(10, check)
+            return
+        act(dialog)
+
+    QTimer.singleShot(0, check)
+
+
+def _answer_open_dialog(location: str, store: str) -> None:
+    """Fill in File > Open's dialog and accept it."""
+    from labeler.dialogs import OpenDialog
+
+    def fill(dialog):
+        dialog.location.setText(location)
+        dialog.store.setText(store)
+        dialog.accept()
+
+    _when_modal(OpenDialog, fill)
+
+
+def test_the_other_keys_move_zoom_and_open_their_windows(catalog, open_window, qtbot):
+    """The keys the overlay lists that other tests do not press: each does what it says."""
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    from labeler.dialogs import ExportDialog, StatsWindow
+
+    faces = add_faces(catalog, 300, label="happy")
+    w = open_window(catalog)
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    _press(qtbot, w, Qt.Key.Key_End)
+    assert w.current_key() == faces[-1]
+    _press(qtbot, w, Qt.Key.Key_PageUp)
+    row = w.model.row_of(w.current_key())
+    assert 0 < row < len(faces) - 1
+    _press(qtbot, w, Qt.Key.Key_Home)
+    assert w.current_key() == faces[0]
+    _press(qtbot, w, Qt.Key.Key_PageDown)
+    assert w.model.row_of(w.current_key()) > 0
+    qtbot.keyClick(w.view, Qt.Key.Key_Question, shift)  # "?" as a US keyboard types it: Shift+/
+    assert w.overlay.isVisible()
+    qtbot.keyClick(w.overlay, Qt.Key.Key_Question, shift)
+    assert not w.overlay.isVisible()
+    before = w.view.gridSize()
+    _press(qtbot, w, Qt.Key.Key_Minus, modifier=ctrl)
+    assert w.view.gridSize().width() < before.width()
+    seen = []
+    _when_modal(ExportDialog, lambda d: (seen.append("export"), d.reject()))
+    _press(qtbot, w, Qt.Key.Key_E, modifier=ctrl)
+
+    def type_name(dialog):  # typed in a text field, "?" is a character, not the key overlay
+        seen.append("annotator")
+        dialog.setTextValue("")
+        qtbot.keyClicks(dialog.findChild(QLineEdit), "fr?n")
+        dialog.accept()
+
+    _when_modal(QInputDialog, type_name)
+    _press(qtbot, w, Qt.Key.Key_A, modifier=ctrl | shift)
+    assert len(seen) == 2 and w.annotator == "fr?n" and not w.overlay.isVisible()
+    _press(qtbot, w, Qt.Key.Key_I, modifier=ctrl)
+    stats = [s for s in w.findChildren(StatsWindow) if s.isVisible()]
+    assert len(stats) == 1
+    stats[0].close()
+
+
+@pytest.mark.postgres
+def test_ctrl_o_opens_a_postgresql_catalog_and_an_unreachable_one_is_a_dialog(catalog, open_window, qtbot, tmp_path,
+                                                                                 monkeypatch, pg_url):
+    from db import open_catalog
+    from labeler import app as label_app
+
+    add_faces(catalog, 2, label="happy")
+    with open_catalog(pg_url, tmp_path / "pg-blobs", create=True) as other:
+        faces = add_faces(other, 3, label="sad", source="other")
+    w = open_window(catalog)
+    warnings = []
+    monkeypatch.setattr(label_app.QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+    _answer_open_dialog("postgresql+psycopg://facecat@127.0.0.1:1/nothing", str(tmp_path / "pg-blobs"))
+    _press(qtbot, w, Qt.Key.Key_O, modifier=Qt.KeyboardModifier.ControlModifier)
+    assert len(warnings) == 1 and "127.0.0.1" in warnings[0] and "\n" not in warnings[0]
+    assert w.isVisible() and w.catalog is catalog  # the current catalog stays
+    _answer_open_dialog(pg_url, str(tmp_path / "pg-blobs"))
+    _press(qtbot, w, Qt.Key.Key_O, modifier=Qt.KeyboardModifier.ControlModifier)
+    new = label_app._windows[-1]
+    qtbot.addWidget(new)
+    try:
+        qtbot.waitUntil(new.idle, timeout=10_000)
+        assert new.model.ids == faces and new.catalog.location.url == pg_url and not w.isVisible()
+    finally:
+        new.shutdown()
+        new.catalog.close()
+        label_app._windows.remove(new)
