@@ -550,3 +550,30 @@ def test_ctrl_o_opens_a_postgresql_catalog_and_an_unreachable_one_is_a_dialog(ca
         new.shutdown()
         new.catalog.close()
         label_app._windows.remove(new)
+
+
+def test_the_mouse_selects_several_faces_and_ctrl_wheel_zooms(catalog, open_window, qtbot):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication as App
+
+    faces = add_faces(catalog, 6, label="happy")
+    w = open_window(catalog)
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+
+    def click(row, modifier=Qt.KeyboardModifier.NoModifier):
+        rect = w.view.visualRect(w.model.index(row))
+        qtbot.mouseClick(w.view.viewport(), Qt.MouseButton.LeftButton, modifier, rect.center())
+
+    click(1)
+    click(3, shift)  # 1..3
+    click(5, ctrl)  # and 5
+    _press(qtbot, w, Qt.Key.Key_5)
+    settle(qtbot, w)
+    assert [_state(catalog, f)[0] for f in faces] == ["happy", "sad", "sad", "sad", "happy", "sad"]
+    before = w.view.gridSize().width()
+    centre = QPointF(w.view.viewport().rect().center())
+    wheel = QWheelEvent(centre, QPointF(w.view.viewport().mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                        QPoint(0, 120), Qt.MouseButton.NoButton, ctrl, Qt.ScrollPhase.NoScrollPhase, False)
+    App.sendEvent(w.view.viewport(), wheel)
+    assert w.view.gridSize().width() > before
