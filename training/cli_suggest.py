@@ -17,7 +17,7 @@ from training.suggest import FACE_CHOICES
 INTERRUPTED = ("interrupted; the finished folds (and an interrupted fold's last epoch) are kept: "
                "run the same command again to carry on")
 # Options that only a cross-validation takes (the fold models' selection and recipe).
-CROSS_VAL_ONLY = ("out", "status", "classes", "split", "seed", *RECIPE_OPTIONS, "force")
+CROSS_VAL_ONLY = ("out", "status", "split", "seed", *RECIPE_OPTIONS, "force")
 METHOD_NAMES = {"noise_rate": "prune by noise rate", "class": "prune by class", "both": "prune by class and noise rate",
                 "confident_joint": "off-diagonal of the confident joint"}
 
@@ -28,6 +28,7 @@ METHOD_NAMES = {"noise_rate": "prune by noise rate", "class": "prune by class", 
 Examples:
   train suggest models/fer                                   # every face not deleted
   train suggest models/fer --faces unreviewed --source "bing: sad face"
+  train suggest models/fer --faces labeled --classes fear,sad        # only faces labeled fear or sad
   train suggest --cross-val 5 --out runs/cv5 --source fer2013            # out-of-fold, every labeled face
   train suggest --cross-val 5 --out runs/cv5 --source fer2013 --split keep --epochs 8
   train suggest --cross-val 5 --out runs/cv5 --source fer2013            # again after a kill: carries on
@@ -63,7 +64,9 @@ model's predictions: order "Likely mislabeled first", filter "Flagged by confide
 @click.option("--out", type=click.Path(path_type=Path), metavar="RUN", help="With --cross-val: the run directory.")
 @click.option("--status", type=click.Choice(STATUSES), default="labeled", show_default=True,
               help="With --cross-val: labeled (a duplicate group's confirmed label wins) or confirmed faces.")
-@click.option("--classes", metavar="A,B,...", help="With --cross-val: only these classes (names after --map).")
+@click.option("--classes", metavar="A,B,...",
+              help="Only faces labeled (or suggested) one of these classes, names after --map; with --cross-val, "
+                   "the classes the fold models learn.")
 @click.option("--split", default="all", show_default=True, metavar="all|keep|T/V/T",
               help="With --cross-val: all: every selected face is folded; keep or ratios: only the train split "
                    "(as `train fit --split`), val and test faces get the fold models' mean.")
@@ -86,7 +89,8 @@ def suggest_command(ctx: click.Context, model, catalog_location, store, folds, f
             raise click.UsageError("give MODEL (a model directory, name or id), or --cross-val K --out RUN")
         if given:
             raise click.UsageError(f"{', '.join('--' + n.replace('_', '-') for n in given)} go(es) with --cross-val")
-        _suggest_model(catalog_location, store, model, faces, sources, class_map, tta, method, no_cache, as_json)
+        _suggest_model(catalog_location, store, model, faces, sources, class_map, classes, tta, method, no_cache,
+                       as_json)
         return
     if model is not None:
         raise click.UsageError(f"--cross-val trains its own models: leave out MODEL ({model})")
@@ -118,13 +122,15 @@ def suggest_command(ctx: click.Context, model, catalog_location, store, folds, f
     _show_check(c)
 
 
-def _suggest_model(catalog_location, store, model, faces, sources, class_map, tta, method, no_cache, as_json) -> None:
+def _suggest_model(catalog_location, store, model, faces, sources, class_map, classes, tta, method, no_cache,
+                   as_json) -> None:
     from training.suggest import suggest
 
     with open_for_command(catalog_location, store) as cat:
         with progress(desc="decoding faces", unit="face") as bar:
             c = suggest(cat, model, faces, tuple(sources) or None, parse_class_map(class_map), tta, method,
-                        use_cache=not no_cache, bar=bar, say=lambda s: click.echo(s, err=True))
+                        use_cache=not no_cache, bar=bar, say=lambda s: click.echo(s, err=True),
+                        classes=parse_names(classes))
     if as_json:
         print_json(c.as_dict())
         return

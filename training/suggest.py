@@ -173,9 +173,10 @@ def store_and_check(catalog: Catalog, info: ModelInfo, faces: Sequence[FaceRow],
 def suggest(catalog: Catalog, model_ref: str, status: str = "all", sources: tuple[str, ...] | None = None,
             class_map: Mapping[str, str | None] | None = None, tta: str = "flip",
             method: str = confident.DEFAULT_METHOD, use_cache: bool = True, bar=None,
-            say=lambda text: None) -> CheckResult:
+            say=lambda text: None, classes: tuple[str, ...] | None = None) -> CheckResult:
     """Predict the chosen faces with MODEL (a directory, or a name or id in the catalog), store the
-    probabilities and flag the likely mislabeled faces. say: a line of progress."""
+    probabilities and flag the likely mislabeled faces. classes: only faces whose own label (after
+    the map) is one of these. say: a line of progress."""
     from training.inference import probabilities
 
     started = (time.perf_counter(), time.process_time())
@@ -186,10 +187,17 @@ def suggest(catalog: Catalog, model_ref: str, status: str = "all", sources: tupl
     card = modelio.read_card(directory)
     faces = choose_faces(catalog, status, sources)
     where = ("the catalog" if status == "all" else f"the catalog's {status} faces") + \
-        (f" from {', '.join(sources)}" if sources else "")
+        (f" from {', '.join(sources)}" if sources else "") + (f" labeled {', '.join(classes)}" if classes else "")
+    labels = mapped_labels(faces, class_map or {})
+    if classes:
+        unknown = sorted(set(classes) - set(card.classes))
+        if unknown:
+            raise TrainingError(f"--classes: model {card.name} has no class {', '.join(map(repr, unknown))} "
+                                f"(its classes: {', '.join(card.classes)})")
+        kept = [i for i, k in enumerate(labels) if k in classes]
+        faces, labels = [faces[i] for i in kept], [labels[i] for i in kept]
     if not faces:
         raise TrainingError(f"no faces to predict in {where} (see `curate stats`)")
-    labels = mapped_labels(faces, class_map or {})
     require_labels(labels, where)
     check_model_classes(labels, card.classes, card.name)
     net = modelio.load_keras(card)

@@ -289,6 +289,11 @@ def test_suggest_refuses_a_catalog_without_labels_and_a_model_with_other_classes
     r = invoke(train, ["suggest", model_dir, "--catalog", other, "--map", "contempt=", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["checked"] == 3  # the three happy faces; contempt's are predicted, not checked
+    r = invoke(train, ["suggest", model_dir, "--catalog", other, "--map", "contempt=", "--classes", "happy", "--json"])
+    assert r.exit_code == 0, r.output
+    assert (json.loads(r.stdout)["stored"], json.loads(r.stdout)["checked"]) == (3, 3)  # the happy faces alone
+    r = invoke(train, ["suggest", model_dir, "--catalog", other, "--map", "contempt=", "--classes", "hapy"])
+    assert r.exit_code == 1 and "has no class 'hapy'" in r.output, r.output
     r = invoke(train, ["suggest", "--catalog", other, model_dir, "--epochs", 2])
     assert r.exit_code == 2 and "--epochs go(es) with --cross-val" in r.output
 
