@@ -577,3 +577,18 @@ def test_the_mouse_selects_several_faces_and_ctrl_wheel_zooms(catalog, open_wind
                         QPoint(0, 120), Qt.MouseButton.NoButton, ctrl, Qt.ScrollPhase.NoScrollPhase, False)
     App.sendEvent(w.view.viewport(), wheel)
     assert w.view.gridSize().width() > before
+
+
+def test_the_panel_says_when_the_model_trained_on_the_face(catalog, open_window, qtbot, tmp_path):
+    from db.types import NewModel, NewPrediction
+
+    faces = add_faces(catalog, 2, label="happy")
+    mid = catalog.register_model(NewModel(name="m", path=str(tmp_path / "m"), classes=catalog.class_names()))
+    probs = {"happy": 0.2, "sad": 0.7, "angry": 0.1}
+    catalog.store_predictions(mid, [NewPrediction(faces[0], probs, in_sample=True), NewPrediction(faces[1], probs)])
+    w = open_window(catalog)
+    settle(qtbot, w)
+    assert "in the training set" in w.panel.model_note.text()
+    _press(qtbot, w, Qt.Key.Key_Right)
+    settle(qtbot, w)
+    assert "in the training set" not in w.panel.model_note.text() and "0.20" in w.panel.model_note.text()

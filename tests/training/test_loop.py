@@ -365,3 +365,16 @@ def test_resume_of_a_fit_recorded_before_weight_decay_keeps_none():
     d = FitConfig(out=Path("m")).as_dict()
     del d["weight_decay"]
     assert FitConfig.from_dict(d).resolved().weight_decay == 0.0
+
+
+def test_train_issues_on_a_model_without_predictions_says_what_to_run(tmp_path, train_env):
+    from db.types import NewModel
+
+    with open_catalog(tmp_path / "c", create=True) as cat:
+        mid = cat.register_model(NewModel(name="fresh", path=str(tmp_path / "fresh"), classes=cat.class_names()))
+    r = invoke(train, ["issues", str(mid), "--catalog", tmp_path / "c"])
+    assert r.exit_code == 0 and "has no stored predictions: run `train suggest` first" in r.output, r.output
+    r = invoke(train, ["issues", str(mid), "--catalog", tmp_path / "c", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["issues"] == [], r.output
+    r = invoke(train, ["issues", "nope", "--catalog", tmp_path / "c"])
+    assert r.exit_code == 1 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
