@@ -31,7 +31,7 @@ from db.types import (
 
 _A, _E, _C, _I = m.Annotation, m.LabelEvent, m.FaceClaim, m.Image
 BATCH = 1000
-CLAIM_TTL_S = 300  # a claim not renewed for this long lapses (an app that was killed, or left idle)
+CLAIM_TTL_S = 180  # a claim not renewed for this long lapses (an app that was killed, or left idle)
 
 
 def _chunks(seq: Sequence, n: int = BATCH):

@@ -16,7 +16,7 @@ from db.review import CLAIM_TTL_S
 
 LOOKAHEAD = 60  # faces claimed after the current one, beyond the screen
 RENEW_S = 60.0  # how often claims are renewed while the person works
-IDLE_S = 240.0  # after this long without input, claims are left to lapse
+IDLE_S = 120.0  # after this long without input, claims are left to lapse (gone ~5 min after the last input)
 
 
 def new_holder() -> str:
