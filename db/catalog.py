@@ -68,11 +68,16 @@ class Catalog(IngestMixin, QueriesMixin, BrowseMixin, AnnotationsMixin, ReviewMi
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def optimize(self) -> None:
-        """Refresh the query planner's statistics; call after a bulk load (an import, an extraction)."""
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
+    def optimize(self) -> bool:
+        """Refresh the query planner's statistics; call after a bulk load (an import, an extraction).
+        Best effort: statistics only, so a busy catalog is no error (False: not refreshed)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+        except DBAPIError:
+            return False
+        return True
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:

@@ -20,14 +20,20 @@ def _chunks(seq: Sequence, n: int = BATCH):
 
 
 class IssuesMixin:
-    def mark_issues(self, model_id: int, face_ids: Sequence[int]) -> int:
+    def mark_issues(self, model_id: int, face_ids: Sequence[int], among: Sequence[int] | None = None) -> int:
         """Flag these faces' predictions of the model as label issues, and clear the flag on its
-        other predictions (the set replaces the last one). Returns how many were flagged (faces the
-        model has no prediction for are ignored)."""
+        other predictions (the set replaces the last one); with `among`, only on those faces (a
+        check of some faces leaves the others' flags as they were). Returns how many were flagged
+        (faces the model has no prediction for are ignored)."""
         ids = sorted(set(int(i) for i in face_ids))
         flagged = 0
         with self._writing() as conn:
-            conn.execute(update(_P).where(_P.model_id == model_id, _P.issue.is_(True)).values(issue=False))
+            clear = update(_P).where(_P.model_id == model_id, _P.issue.is_(True)).values(issue=False)
+            if among is None:
+                conn.execute(clear)
+            else:
+                for chunk in _chunks(sorted(set(int(i) for i in among))):
+                    conn.execute(clear.where(_P.face_id.in_(chunk)))
             for chunk in _chunks(ids):
                 flagged += conn.execute(update(_P).where(_P.model_id == model_id, _P.face_id.in_(chunk))
                                         .values(issue=True)).rowcount

@@ -14,7 +14,7 @@ from labeler.keys import CATALOG, DECISIONS, MOVING, VIEW, table
 
 
 MODIFIER_KEYS = {Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_AltGr, Qt.Key.Key_Meta,
-                 Qt.Key.Key_CapsLock}
+                 Qt.Key.Key_Super_L, Qt.Key.Key_Super_R, Qt.Key.Key_CapsLock}
 
 
 class KeyOverlay(QWidget):

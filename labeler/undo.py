@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from db.types import FaceDecision
 
+
 @dataclass(frozen=True, slots=True)
 class Edit:
     face_id: int

@@ -752,7 +752,8 @@ class MainWindow(QMainWindow):
             self.keeper.touch()
             if was_idle and not self._closed:
                 self._claim_timer.start()
-            if kind == QEvent.Type.KeyPress and event.text() in TYPED_KEYS and self._typed_key_is_a_command(obj):
+            if (kind == QEvent.Type.KeyPress and event.text() in TYPED_KEYS and not event.isAutoRepeat()
+                    and self._typed_key_is_a_command(obj)):
                 self.actions[TYPED_KEYS[event.text()]].trigger()
                 return True
         return False

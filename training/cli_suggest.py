@@ -65,8 +65,9 @@ model's predictions: order "Likely mislabeled first", filter "Flagged by confide
 @click.option("--status", type=click.Choice(STATUSES), default="labeled", show_default=True,
               help="With --cross-val: labeled (a duplicate group's confirmed label wins) or confirmed faces.")
 @click.option("--classes", metavar="A,B,...",
-              help="Only faces labeled (or suggested) one of these classes, names after --map; with --cross-val, "
-                   "the classes the fold models learn.")
+              help="Only faces labeled (or suggested) one of these classes, names after --map: confident learning "
+                   "weighs them against each other, and other faces keep their flags; with --cross-val, the classes "
+                   "the fold models learn.")
 @click.option("--split", default="all", show_default=True, metavar="all|keep|T/V/T",
               help="With --cross-val: all: every selected face is folded; keep or ratios: only the train split "
                    "(as `train fit --split`), val and test faces get the fold models' mean.")

@@ -141,12 +141,13 @@ def store_and_check(catalog: Catalog, info: ModelInfo, faces: Sequence[FaceRow],
                     labels: Sequence[str | None], seen: np.ndarray, method: str = confident.DEFAULT_METHOD,
                     started: tuple[float, float] | None = None) -> CheckResult:
     """Store every face's probabilities under the model, run confident learning on the out-of-sample
-    faces with a label, and flag its issues (replacing the model's earlier flags)."""
+    faces with a label, and flag its issues (replacing the model's earlier flags on these faces;
+    its flags on other faces stay)."""
     classes = list(info.classes)
     catalog.store_predictions(info.id, [
         NewPrediction(f.id, {k: float(p) for k, p in zip(classes, row)}, in_sample=bool(s))
         for f, row, s in zip(faces, probs, seen)])
-    catalog.optimize()  # a bulk load: else the planner may read a model order from the wrong index
+    stored = [f.id for f in faces]
     index = {k: i for i, k in enumerate(classes)}
     checked = np.array([k is not None and not s for k, s in zip(labels, seen)], dtype=bool)
     idx = np.flatnonzero(checked)
@@ -156,14 +157,15 @@ def store_and_check(catalog: Catalog, info: ModelInfo, faces: Sequence[FaceRow],
         found = confident.find_issues(probs[idx], y, method)
         confirmed = np.array([faces[i].status is Status.CONFIRMED for i in idx], dtype=bool)
         flagged = idx[found.issues & ~confirmed]
-        result.issues = catalog.mark_issues(info.id, [faces[i].id for i in flagged])
+        result.issues = catalog.mark_issues(info.id, [faces[i].id for i in flagged], among=stored)
         result.estimated_errors = found.estimated_errors()
         scores = metrics.scores(classes, y, probs[idx].argmax(axis=1))
         result.accuracy, result.macro_f1 = scores.accuracy, scores.macro_f1
         result.majority_share = float(np.bincount(y).max() / len(y))
         result.thresholds = {k: round(float(t), 4) for k, t in zip(classes, found.thresholds) if np.isfinite(t)}
     else:
-        catalog.mark_issues(info.id, [])
+        catalog.mark_issues(info.id, [], among=stored)
+    catalog.optimize()  # a bulk load: fresh planner statistics, else a model order may read the wrong index
     if started is not None:
         result.seconds = time.perf_counter() - started[0]
         result.cpu_seconds = time.process_time() - started[1]

@@ -27,6 +27,13 @@ def test_mark_issues_replaces_the_models_flags(any_catalog, tmp_path):
     assert any_catalog.mark_issues(a, [faces[1]]) == 1  # the new set replaces the old
     assert any_catalog.issue_face_ids(a) == [faces[1]] and any_catalog.issue_face_ids(b) == [faces[4]]
     assert [m.name for m in any_catalog.models_with_issues()] == ["b", "a"]
+    # A check of some faces (suggest --classes, --source): only their flags are replaced.
+    assert any_catalog.mark_issues(a, [faces[3]], among=faces[1:4]) == 1
+    assert any_catalog.issue_face_ids(a) == [faces[3]]
+    any_catalog.mark_issues(a, [faces[0], faces[2]])
+    assert any_catalog.mark_issues(a, [faces[3]], among=faces[2:4]) == 1
+    assert any_catalog.issue_face_ids(a) == [faces[0], faces[3]]
+    any_catalog.mark_issues(a, [faces[1]])
     preds = any_catalog.predictions(a)
     assert preds[faces[1]].issue and not preds[faces[0]].issue
     _predict(any_catalog, a, faces[1:2])  # a new prediction resets its flag (flag again after storing)

@@ -453,16 +453,21 @@ def test_a_person_scrolling_during_the_layout_is_not_scrolled_back(any_catalog, 
     assert w.current_key() == faces[5] and not first <= 394 <= last
 
 
-def _when_modal(kind, act) -> None:
-    """act(dialog) on the next modal dialog of this kind, once it is up (exec() blocks until then)."""
+def _when_modal(kind, act, within_s: float = 5.0) -> None:
+    """act(dialog) on the next modal dialog of this kind, once it is up (exec() blocks until then);
+    given up after within_s (the test's own assertions then fail), so it never reaches a later test."""
+    import time
+
     from PySide6.QtCore import QTimer
+
+    deadline = time.monotonic() + within_s
 
     def check():
         dialog = QApplication.activeModalWidget()
-        if not isinstance(dialog, kind):  # not up yet: the key is pressed after this is armed
+        if isinstance(dialog, kind):
+            act(dialog)
+        elif time.monotonic() < deadline:  # not up yet: the key is pressed after this is armed
             QTimer.singleShot(10, check)
-            return
-        act(dialog)
 
     QTimer.singleShot(0, check)
 
