@@ -2,7 +2,8 @@
 
 What the labeler's list model holds (100,000 ints is nothing); its rows come from faces_by_ids.
 The model orders read the ranking columns the catalog keeps on each prediction (0009), in index
-order, and the disagreement filter its `disagrees` column (0010). Nothing here reads rows in Python: only id lists.
+order, and the disagreement filter its `disagrees` column (0010). Nothing here reads rows in
+Python: only id lists.
 """
 from __future__ import annotations
 
