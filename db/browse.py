@@ -133,6 +133,10 @@ def selection_statement(flt: ReviewFilter, order: Order, now: datetime | None) -
 
 
 def _ids(conn, stmt: Select) -> list[int]:
+    if conn.dialect.name == "postgresql":
+        # One array value rather than 100,000 rows: half the time through psycopg (a model's
+        # ranking of 80,000 faces: 44 -> 19 ms). ARRAY(subquery) keeps the subquery's order.
+        return list(conn.execute(select(func.array(stmt.scalar_subquery()))).scalar_one())
     # Integers need no processing: read them off the driver's cursor (a third faster than
     # SQLAlchemy's rows for 100,000 of them).
     return [r[0] for r in conn.execute(stmt).cursor.fetchall()]
