@@ -5,6 +5,7 @@ time of `train suggest --cross-val 5`.
     .venv/bin/python bench/bench_loop.py curation --out bench/results/loop --epochs N [--cv-epochs N] [--seeds 0,1,2]
 
     .venv/bin/python bench/bench_loop.py errors-tta --out bench/results/loop [--epochs N]   # after errors
+    .venv/bin/python bench/bench_loop.py review --out bench/results/loop [--epochs N] [--seeds 0,1,2]  # after errors
     .venv/bin/python bench/bench_loop.py report   --out bench/results/loop   # what finished, as markdown
 
 Results: OUT/errors-eN.json and OUT/curation-eN-cvM.json (N, M: the epochs), every step's output
@@ -33,6 +34,12 @@ faces for both arms, labels as published). Curation, on a copy of the raw catalo
 majority label wins; no majority: the group's Training faces deleted), `train suggest --cross-val 5
 --split keep` (Training folded, PublicTest only predicted), then `train fit --exclude-issues` (the
 flagged faces left out). PublicTest faces are never changed.
+
+review: the errors catalog (10% of the labels flipped) trained three ways on one recipe, scored on
+the PublicTest files: as it is; after a simulated person reviewed the top k of `train issues` (k =
+the number flipped: each flipped face among them gets its label back, the others are confirmed);
+and with `train fit --exclude-issues` (the flagged faces dropped, nobody looking). The loop on noise
+of a known size (OUT/review-eN.json).
 
 Every `train` runs from a snapshot of the code at the commit named in the results (so editing the
 worktree meanwhile changes nothing), as a subprocess: wall clock, CPU time (user + system of the
@@ -417,11 +424,12 @@ def drop_flagged(catalog_dir: Path, run: Path, record: Path) -> dict:
     return data
 
 
-def fit_and_score(catalog: Path, model: Path, seed: int, epochs: int, code: Path, out: Path) -> dict:
+def fit_and_score(catalog: Path, model: Path, seed: int, epochs: int, code: Path, out: Path,
+                  selection: tuple[str, ...] = ("--split", "keep")) -> dict:
     done = out / f"{model.name}.json"
     if done.is_file():
         return json.loads(done.read_text())
-    fit = timed(["training.cli", "fit", "--catalog", str(catalog), "--out", str(model), "--split", "keep",
+    fit = timed(["training.cli", "fit", "--catalog", str(catalog), "--out", str(model), *selection,
                  "--source", "fer2013", "--seed", str(seed), "--epochs", str(epochs), "--force", "--json"],
                 code, out / f"{model.name}.fit.json")
     scores = {}
@@ -437,6 +445,21 @@ def fit_and_score(catalog: Path, model: Path, seed: int, epochs: int, code: Path
             "best_epoch": card["training"]["best_epoch"], "epochs_run": card["training"]["epochs_run"]}
     save(done, data)
     return data
+
+
+def summarize(arms: dict[str, list]) -> dict:
+    """Each arm's PublicTest accuracy and macro-F1 over its seeds: mean, sd, per seed; plain and mirror TTA."""
+    summary = {}
+    for arm, runs in arms.items():
+        summary[arm] = {}
+        for tta in ("none", "flip"):
+            acc = np.array([r["public_test"][tta]["accuracy"] for r in runs])
+            f1 = np.array([r["public_test"][tta]["macro_f1"] for r in runs])
+            summary[arm][tta] = {"accuracy_mean": round(float(acc.mean()), 4), "accuracy_std": round(float(acc.std(ddof=1)), 4)
+                                 if len(acc) > 1 else 0.0, "macro_f1_mean": round(float(f1.mean()), 4),
+                                 "macro_f1_std": round(float(f1.std(ddof=1)), 4) if len(f1) > 1 else 0.0,
+                                 "per_seed": acc.round(4).tolist()}
+    return summary
 
 
 def curation(args) -> None:
@@ -473,21 +496,85 @@ def curation(args) -> None:
         for arm, catalog in (("raw", raw), ("curated", curated)):
             arms[arm].append(fit_and_score(catalog, out / "models" / f"{arm}-e{args.epochs}-s{seed}", seed,
                                            args.epochs, code, out))
-    summary = {}
-    for arm, runs in arms.items():
-        summary[arm] = {}
-        for tta in ("none", "flip"):
-            acc = np.array([r["public_test"][tta]["accuracy"] for r in runs])
-            f1 = np.array([r["public_test"][tta]["macro_f1"] for r in runs])
-            summary[arm][tta] = {"accuracy_mean": round(float(acc.mean()), 4), "accuracy_std": round(float(acc.std(ddof=1)), 4)
-                                 if len(acc) > 1 else 0.0, "macro_f1_mean": round(float(f1.mean()), 4),
-                                 "macro_f1_std": round(float(f1.std(ddof=1)), 4) if len(f1) > 1 else 0.0,
-                                 "per_seed": acc.round(4).tolist()}
+    summary = summarize(arms)
     data = {"machine": machine(), "commit": commit, "recipe": {"epochs": args.epochs, "cv_epochs": args.cv_epochs,
                                                                "seeds": args.seeds},
             "steps": steps, "arms": arms, "summary": summary}
     save(out / f"curation-e{args.epochs}-cv{args.cv_epochs}.json", data)
     print(json.dumps(summary, indent=1))
+
+
+# --- (2b) the loop on known noise: review the top of the ranking, train again -------------------------
+def simulate_review(catalog_dir: Path, run: Path, flips: dict, k: int, record: Path) -> dict:
+    """A person works down `train issues` (the flagged faces first, by self-confidence; what the
+    labeler shows in its "likely mislabeled" order) for its first k faces and gives each its true
+    label: a flipped face gets its FER2013 label back, any other is confirmed as it stands (FER2013's
+    own mistakes cannot be known here). Through the catalog's API, as the labeler writes."""
+    from db import open_catalog
+    from db.types import DecisionContext, FaceDecision, Status
+    from training import confident
+
+    if record.is_file():
+        return json.loads(record.read_text())
+    with open_catalog(catalog_dir) as cat:
+        info = cat.get_model(run)
+        preds = cat.predictions(info.id)
+        ids = sorted(preds)
+        faces = {f.id: f for f in cat.faces_by_ids(ids)}
+        classes = list(info.classes)
+        probs = np.array([[preds[i].probabilities[c] for c in classes] for i in ids])
+        labels = np.array([classes.index(faces[i].label) for i in ids])
+        top = [ids[j] for j in confident.find_issues(probs, labels, "noise_rate").ranking("self_confidence")[:k]]
+        decisions = []
+        for i in top:
+            f = faces[i]
+            truth = flips["flips"].get(str(i), [f.label])[0]
+            ctx = DecisionContext(via="bench-review", model_id=info.id, predicted_label=preds[i].label,
+                                  predicted_confidence=preds[i].confidence)
+            decisions.append(FaceDecision(i, f.version, label=truth, status=Status.CONFIRMED, context=ctx))
+        result = cat.annotate_many(decisions, "bench-review")
+        assert not result.conflicts
+    fixed = sum(str(i) in flips["flips"] for i in top)
+    data = {"run": run.name, "reviewed": len(top), "flipped_fixed": fixed, "confirmed_as_they_were": len(top) - fixed,
+            "flipped_left": flips["flipped"] - fixed}
+    save(record, data)
+    return data
+
+
+def review(args) -> None:
+    """FER2013 Training with its 10% flipped labels (the errors run's catalog), trained three ways on
+    the same recipe: as it is (noisy); after a person reviewed the top k of `train issues` (k = the
+    number flipped; reviewed); with `--exclude-issues` (the flagged faces dropped, nobody looking).
+    Scored on the PublicTest files. What the loop buys on noise whose size is known."""
+    out = args.out.absolute()
+    code, commit = snapshot(out)
+    tag = f"e{args.cv_epochs}" if args.cv_epochs else "default"
+    run, noisy = out / f"errors-cv-{tag}", out / "errors-catalog"
+    if not (run / "crossval.json").is_file():
+        raise SystemExit(f"no finished errors run in {run}: run `bench_loop.py errors` first")
+    flips = json.loads((out / "errors-flips.json").read_text())
+    reviewed = out / "review-catalog"
+    if not (reviewed / "catalog.sqlite").exists():
+        tmp = out / ".review-catalog.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(noisy, tmp)
+        tmp.rename(reviewed)
+    k = args.k or flips["flipped"]
+    steps = {"review": simulate_review(reviewed, run, flips, k, out / "review-decisions.json")}
+    split = ("--split", args.split)
+    plans = {"noisy": (noisy, split), "reviewed": (reviewed, split),
+             "exclude_issues": (noisy, (*split, "--exclude-issues", "--issues-model", str(run)))}
+    arms: dict[str, list] = {a: [] for a in args.arms}
+    for seed in args.seeds:  # seed by seed, every arm: a run cut short still has sets to compare
+        for arm in args.arms:
+            catalog, selection = plans[arm]
+            arms[arm].append(fit_and_score(catalog, out / "models" / f"review-{arm}-e{args.epochs}-s{seed}", seed,
+                                           args.epochs, code, out, selection))
+    data = {"machine": machine(), "commit": commit, "recipe": {"epochs": args.epochs, "split": args.split,
+                                                               "seeds": args.seeds, "k": k, "fold_models": tag},
+            "steps": steps, "arms": arms, "summary": summarize(arms)}
+    save(out / f"review-e{args.epochs}.json", data)
+    print(json.dumps(data["summary"], indent=1))
 
 
 def _pct(x) -> str:
@@ -560,13 +647,22 @@ def main() -> None:
     c.add_argument("--epochs", type=int, default=10, help="epochs of every fit, both arms")
     c.add_argument("--cv-epochs", type=int, default=8, help="epochs of the curation's fold models")
     c.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0, 1, 2])
+    v = sub.add_parser("review", help="(2b) the errors catalog trained as it is, after a person reviewed the top k, and with --exclude-issues")
+    v.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop")
+    v.add_argument("--epochs", type=int, default=6, help="epochs of every fit")
+    v.add_argument("--cv-epochs", type=int, default=None, help="which errors run (its fold models' epochs)")
+    v.add_argument("--k", type=int, default=None, help="faces reviewed [default: the number flipped]")
+    v.add_argument("--split", default="90/10/0", help="train fit --split of every arm")
+    v.add_argument("--arms", type=lambda t: t.split(","), default=["noisy", "reviewed", "exclude_issues"])
+    v.add_argument("--seeds", type=lambda t: [int(x) for x in t.split(",")], default=[0, 1, 2])
     t = sub.add_parser("errors-tta", help="the errors run's fold models again with each test-time augmentation")
     t.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop")
     t.add_argument("--epochs", type=int, default=None, help="which errors run (its fold models' epochs)")
     r = sub.add_parser("report", help="what finished, as markdown for BENCHMARKS.md")
     r.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop")
     args = ap.parse_args()
-    {"errors": errors, "errors-tta": errors_tta, "curation": curation, "report": report}[args.what](args)
+    {"errors": errors, "errors-tta": errors_tta, "curation": curation, "review": review,
+     "report": report}[args.what](args)
 
 
 if __name__ == "__main__":
