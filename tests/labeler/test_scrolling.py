@@ -213,6 +213,39 @@ def test_a_screen_asked_for_again_before_its_thumbnails_arrive_is_decoded_once(q
         loader.stop()
 
 
+def test_a_list_of_100000_is_laid_out_and_scrolled_to_its_current_face_before_any_paint(qtbot):
+    """A new list with its current face far down is on screen at that face as soon as the window
+    scrolls to it, before any event is processed: the view never paints the top of the list first.
+    (Laid out in batches, it once placed 5,000 cells a pass: the face was off screen for 20 passes.)"""
+    from PySide6.QtCore import QItemSelectionModel
+
+    from labeler.grid import FaceDelegate, GridView, ListModel
+    from labeler.thumbs import ThumbnailLoader, Thumbnails
+
+    asked = []
+    model = ListModel(lambda keys: asked.extend(keys) or {})
+    thumbs = Thumbnails(ThumbnailLoader(lambda ids, side: {}), lambda: [], 96)
+    try:
+        view = GridView()
+        qtbot.addWidget(view)
+        view.setModel(model)
+        delegate = FaceDelegate(thumbs, [], model, view)
+        view.setItemDelegate(delegate)
+        view.set_cell(delegate.cell())
+        view.resize(1200, 800)
+        view.show()
+        qtbot.waitExposed(view)
+        model.set_ids(list(range(100_000)))
+        view.selectionModel().setCurrentIndex(model.index(99_000), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        view.scroll_to_current()
+        first, last = view.visible_rows()
+        assert first <= 99_000 <= last and last - first < 200
+        qtbot.waitUntil(lambda: bool(asked), timeout=5000)  # the first paint
+        assert min(asked) >= first  # the rows read to paint it are that screen's
+    finally:
+        thumbs.loader.stop()
+
+
 def test_a_new_list_reads_the_rows_of_its_screen_in_one_go(catalog, open_window, qtbot):
     """F5 with the current face kept where a page of 200 rows ends: the screen, painted, read its
     rows from the catalog once (twice, one aligned page each, on PostgreSQL 30 ms of a re-list)."""
