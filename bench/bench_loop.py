@@ -612,7 +612,7 @@ def report(args) -> None:
         for fold in d["folds"]:
             print(f"fold {fold['fold']}: {fold['seconds'] / 60:.1f} min, held-out accuracy {_pct(fold['accuracy'])}")
         print()
-    for path in sorted(out.glob("curation-e*.json")) + sorted(out.glob("review-e*.json")):
+    for path in sorted(out.glob("curation-e[0-9]*.json")) + sorted(out.glob("review-e[0-9]*.json")):
         d = json.loads(path.read_text())
         print(f"### {path.name}: {d['commit']}, {d['machine']['date']}\n")
         print("| arm | seeds | PublicTest accuracy mean +- sd | per seed | + mirror TTA | macro-F1 |\n|---|---|---:|---|---:|---:|")
@@ -624,7 +624,7 @@ def report(args) -> None:
         print("\n" + json.dumps(d["steps"], indent=1, default=str)[:3000])
     # What finished of a curation or review run that has not written its summary yet.
     for path in sorted(out.glob("*-e*-s*.json")):
-        if not re.fullmatch(r"(raw|curated|review-noisy|review-reviewed|review-exclude_issues)-e\d+-s\d+", path.stem):
+        if not re.fullmatch(r"(raw|curated|review-\w+)-e\d+-s\d+", path.stem):
             continue
         r = json.loads(path.read_text())
         print(f"{path.stem}: PublicTest {_pct(r['public_test']['none']['accuracy'])} (mirror TTA "
