@@ -1,6 +1,6 @@
 """Builders for the labeler's tests: small catalogs of real PNG face crops (drawn with Pillow), as a
 scrape or a dataset import stores them, and predictions written through db/ (as `train suggest`
-will write them)."""
+will write them), and a watch on paint events."""
 from __future__ import annotations
 
 import io
@@ -83,3 +83,19 @@ def second_session(cat):
 
     loc = cat.location
     return open_catalog(loc.url if loc.directory is None else loc.directory, loc.store_root)
+
+
+def watch_paints(target, on_paint):
+    """Calls on_paint() at every paint event that reaches target (a widget, or the application for
+    every widget); returns the filter, for target.removeEventFilter."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class PaintWatch(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Type.Paint:
+                on_paint()
+            return False
+
+    watch = PaintWatch()
+    target.installEventFilter(watch)
+    return watch

@@ -104,9 +104,7 @@ def test_the_side_panel_follows_quick_keys_to_the_last_face_and_paints_with_the_
                                                                                       tmp_path):
     """Several quick keys: the panel shows the face they end on. Filling it paints nothing there and
     then (the model's bars once repainted themselves at once, three synchronous paints per face)."""
-    from PySide6.QtCore import QEvent, QObject
-
-    from tests.labeler.helpers import add_model
+    from tests.labeler.helpers import add_model, watch_paints
 
     cat = catalog
     faces = add_faces(cat, 60, suggested="happy")
@@ -119,20 +117,11 @@ def test_the_side_panel_follows_quick_keys_to_the_last_face_and_paints_with_the_
     assert w.current_key() == faces[5] and w.panel.key == faces[5] and f"Face {faces[5]}" in w.panel.title.text()
     assert [bar.value() for _name, bar, _pct in w.panel.model_rows[:2]] == [65, 35]
 
-    class Paints(QObject):
-        n = 0
-
-        def eventFilter(self, obj, event):  # noqa: N802
-            if event.type() == QEvent.Type.Paint:
-                self.n += 1
-            return False
-
-    paints = Paints()
-    app = QApplication.instance()
-    app.installEventFilter(paints)  # any widget's paint, delivered during the call
+    paints, app = [], QApplication.instance()
+    watch = watch_paints(app, lambda: paints.append(1))  # any widget's paint, delivered during the call
     w.panel.show_item(w.model.cached(faces[40]))
-    app.removeEventFilter(paints)
-    assert paints.n == 0
+    app.removeEventFilter(watch)
+    assert not paints
     assert [bar.value() for _name, bar, _pct in w.panel.model_rows[:2]] == [70, 30]
 
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 from db.types import Order, Status
 from labeler.filters import FilterSpec
 from tests.labeler.conftest import settle
-from tests.labeler.helpers import add_faces, add_model, add_no_face_images, second_session
+from tests.labeler.helpers import add_faces, add_model, add_no_face_images, second_session, watch_paints
 
 
 def _press(qtbot, w, *keys, modifier=Qt.KeyboardModifier.NoModifier):
@@ -405,8 +405,6 @@ def test_a_relist_shows_the_current_face_far_down_and_claims_only_what_is_seen(a
     top of the list, then jumped; before that it stayed there, the selected face off screen). The
     grid reads the rows of that screen only, and the claims are the screen and a page after the
     current face, not every row between the top and the current face (once 60,000 rows)."""
-    from PySide6.QtCore import QEvent, QObject
-
     cat = any_catalog
     faces = add_faces(cat, 400, suggested="happy")
     # Least confidence first: the model is surest of the first faces, so they go to the end.
@@ -423,16 +421,8 @@ def test_a_relist_shows_the_current_face_far_down_and_claims_only_what_is_seen(a
         claimed.append(len(keys))
         return claim_faces(holder, keys, *args, **kwargs)
 
-    class FirstPaint(QObject):
-        rows: tuple[int, int] | None = None
-
-        def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
-            if event.type() == QEvent.Type.Paint and self.rows is None:
-                self.rows = w.view.visible_rows()
-            return False
-
-    first_paint = FirstPaint()
-    w.view.viewport().installEventFilter(first_paint)
+    painted = []  # the rows on screen at each paint of the grid
+    watch = watch_paints(w.view.viewport(), lambda: painted.append(w.view.visible_rows()))
     w.catalog.claim_faces = recording
     read_from, fetch = [], w.model.fetch
 
@@ -443,9 +433,9 @@ def test_a_relist_shows_the_current_face_far_down_and_claims_only_what_is_seen(a
     w.model.fetch = reading
     w.relist(FilterSpec(order=Order.LEAST_CONFIDENCE))
     assert w.model.ids.index(faces[5]) == 394 and w.current_key() == faces[5]
-    qtbot.waitUntil(lambda: first_paint.rows is not None, timeout=5000)
-    w.view.viewport().removeEventFilter(first_paint)
-    first, last = first_paint.rows
+    qtbot.waitUntil(lambda: bool(painted), timeout=5000)
+    w.view.viewport().removeEventFilter(watch)
+    first, last = painted[0]
     assert first <= 394 <= last
     settle(qtbot, w)
     assert read_from and all(r >= first for r in read_from), (read_from, first)  # never the top of the list
