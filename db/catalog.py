@@ -93,9 +93,9 @@ class Catalog(IngestMixin, QueriesMixin, BrowseMixin, AnnotationsMixin, ReviewMi
 
     def _seed_classes(self) -> None:
         with self._writing() as conn:
-            if conn.execute(select(m.ClassDef.name).limit(1)).first() is None:
+            if conn.execute(select(m.classes.c.name).limit(1)).first() is None:
                 conn.execute(
-                    m.ClassDef.__table__.insert(),
+                    m.classes.insert(),
                     [
                         {"name": n, "key": k, "emoji": e, "position": i}
                         for i, (n, k, e) in enumerate(DEFAULT_CLASSES)

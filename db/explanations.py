@@ -11,8 +11,8 @@ from db.types import ExplanationRow, NewExplanation
 
 BATCH = 500  # PNGs of a few KB each: a statement stays small
 
-_COLUMNS = (m.FaceExplanation.model_id, m.FaceExplanation.face_id, m.FaceExplanation.label,
-            m.FaceExplanation.method, m.FaceExplanation.png, m.FaceExplanation.created_at)
+_COLUMNS = (m.face_explanations.c.model_id, m.face_explanations.c.face_id, m.face_explanations.c.label,
+            m.face_explanations.c.method, m.face_explanations.c.png, m.face_explanations.c.created_at)
 
 
 class ExplanationsMixin:
@@ -21,24 +21,24 @@ class ExplanationsMixin:
         rows = [{"model_id": model_id, "face_id": e.face_id, "label": e.label, "method": e.method, "png": e.png,
                  "created_at": m.utcnow()} for e in explanations]
         with self._writing() as conn:
-            upsert(conn, m.FaceExplanation, rows, ("model_id", "face_id"), ("label", "method", "png", "created_at"),
+            upsert(conn, m.face_explanations, rows, ("model_id", "face_id"), ("label", "method", "png", "created_at"),
                    batch=BATCH)
         return len(rows)
 
     def explanation(self, model_id: int, face_id: int) -> ExplanationRow | None:
         with self._reading() as conn:
-            row = conn.execute(select(*_COLUMNS).where(m.FaceExplanation.model_id == model_id,
-                                                       m.FaceExplanation.face_id == face_id)).first()
+            row = conn.execute(select(*_COLUMNS).where(m.face_explanations.c.model_id == model_id,
+                                                       m.face_explanations.c.face_id == face_id)).first()
         return ExplanationRow(*row) if row else None
 
     def explained_faces(self, model_id: int) -> int:
         """How many faces the model has an explanation for."""
         with self._reading() as conn:
-            return conn.execute(select(func.count()).select_from(m.FaceExplanation)
-                                .where(m.FaceExplanation.model_id == model_id)).scalar_one()
+            return conn.execute(select(func.count()).select_from(m.face_explanations)
+                                .where(m.face_explanations.c.model_id == model_id)).scalar_one()
 
     def models_with_explanations(self) -> list:
         """Models that have stored explanations, newest first."""
         with self._reading() as conn:
-            ids = set(conn.execute(select(m.FaceExplanation.model_id).distinct()).scalars())
+            ids = set(conn.execute(select(m.face_explanations.c.model_id).distinct()).scalars())
         return [x for x in self.models() if x.id in ids]

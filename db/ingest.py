@@ -47,42 +47,41 @@ class ExtractionSaved:
     extracted_elsewhere: bool = False  # not a redo, and another run extracted the image first: nothing stored
 
 
-def _next_ids(conn, model, n: int) -> list[int]:
+def _next_ids(conn, table, n: int) -> list[int]:
     """PostgreSQL: n new ids from the table's sequence, so rows can be inserted without RETURNING."""
     return list(conn.execute(
         text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-        {"t": model.__tablename__, "n": n},
+        {"t": table.name, "n": n},
     ).scalars())
 
 
-def insert_rows(conn, model, rows: Sequence[dict]) -> None:
+def insert_rows(conn, table, rows: Sequence[dict]) -> None:
     """Bulk insert. With psycopg 3 the rows are COPYed (faces carry 5 KB crops: COPY streams them
     without per-row statements); elsewhere a plain executemany."""
     if conn.dialect.driver == "psycopg":
-        _copy_rows(conn, model, rows)
+        _copy_rows(conn, table, rows)
     else:
-        conn.execute(insert(model), rows)
+        conn.execute(insert(table), rows)
 
 
-def insert_returning_ids(conn, model, rows: Sequence[dict]) -> list[int]:
+def insert_returning_ids(conn, table, rows: Sequence[dict]) -> list[int]:
     """Insert rows, returning their new ids in order.
 
     PostgreSQL: ids come from the sequence first, then a bulk insert; a multi-row INSERT ... RETURNING
     costs more in client-side query parsing than the insert itself.
     """
     if conn.dialect.name == "postgresql":
-        ids = _next_ids(conn, model, len(rows))
-        insert_rows(conn, model, [{**r, "id": i} for r, i in zip(rows, ids)])
+        ids = _next_ids(conn, table, len(rows))
+        insert_rows(conn, table, [{**r, "id": i} for r, i in zip(rows, ids)])
         return ids
-    return list(conn.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows).scalars())
+    return list(conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars())
 
 
-def _copy_rows(conn, model, rows: Sequence[dict]) -> None:
-    """COPY rows into the model's table, inside the connection's own transaction. Column defaults
+def _copy_rows(conn, table, rows: Sequence[dict]) -> None:
+    """COPY rows into the table, inside the connection's own transaction. Column defaults
     are applied here, since COPY bypasses SQLAlchemy's."""
     from psycopg.types.json import Json  # only imported where psycopg is the driver in use
 
-    table = model.__table__
     columns = [c for c in table.columns if c.name in rows[0] or c.default is not None]
     raw = conn.connection.dbapi_connection
     names = ", ".join(f'"{c.name}"' for c in columns)
@@ -102,7 +101,7 @@ class IngestMixin:
     # --- sources -------------------------------------------------------------------------------
     def add_source(self, source: NewSource) -> int:
         with self._writing() as conn:
-            return conn.execute(insert(m.Source).returning(m.Source.id), [_row(source)]).scalar_one()
+            return conn.execute(insert(m.sources).returning(m.sources.c.id), [_row(source)]).scalar_one()
 
     def find_or_add_source(self, source: NewSource) -> tuple[int, bool]:
         """(id, created): the most recent source of that kind and name, else a new one. Two commands
@@ -114,27 +113,27 @@ class IngestMixin:
                                      signed=True)
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             found = conn.execute(
-                select(m.Source.id).where(m.Source.kind == source.kind, m.Source.name == source.name)
-                .order_by(m.Source.id.desc()).limit(1)
+                select(m.sources.c.id).where(m.sources.c.kind == source.kind, m.sources.c.name == source.name)
+                .order_by(m.sources.c.id.desc()).limit(1)
             ).scalar()
             if found is not None:
                 return found, False
-            return conn.execute(insert(m.Source).returning(m.Source.id), [_row(source)]).scalar_one(), True
+            return conn.execute(insert(m.sources).returning(m.sources.c.id), [_row(source)]).scalar_one(), True
 
     def find_source(self, kind: str, name: str) -> SourceInfo | None:
         """The most recent source of that kind and name (idempotent imports look themselves up here)."""
         with self._reading() as conn:
             row = conn.execute(
-                select(m.Source.__table__)
-                .where(m.Source.kind == kind, m.Source.name == name)
-                .order_by(m.Source.id.desc())
+                select(m.sources)
+                .where(m.sources.c.kind == kind, m.sources.c.name == name)
+                .order_by(m.sources.c.id.desc())
                 .limit(1)
             ).first()
         return SourceInfo(**row._asdict()) if row else None
 
     def sources(self) -> list[SourceInfo]:
         with self._reading() as conn:
-            rows = conn.execute(select(m.Source.__table__).order_by(m.Source.id)).all()
+            rows = conn.execute(select(m.sources).order_by(m.sources.c.id)).all()
         return [SourceInfo(**r._asdict()) for r in rows]
 
     # --- images --------------------------------------------------------------------------------
@@ -159,7 +158,7 @@ class IngestMixin:
         for chunk in _chunks(images):
             shas = [im.sha256 for im in chunk]
             existing = dict(
-                conn.execute(select(m.Image.sha256, m.Image.id).where(m.Image.sha256.in_(shas))).all()
+                conn.execute(select(m.images.c.sha256, m.images.c.id).where(m.images.c.sha256.in_(shas))).all()
             )
             new_rows, seen = [], {}
             for im in chunk:
@@ -169,9 +168,9 @@ class IngestMixin:
             if conn.dialect.name == "postgresql" and new_rows:
                 created_ids = self._insert_images_pg(conn, new_rows)
                 for sha in seen.keys() - created_ids.keys():  # another writer added it meanwhile
-                    existing[sha] = conn.execute(select(m.Image.id).where(m.Image.sha256 == sha)).scalar_one()
+                    existing[sha] = conn.execute(select(m.images.c.id).where(m.images.c.sha256 == sha)).scalar_one()
             else:
-                new_ids = insert_returning_ids(conn, m.Image, new_rows) if new_rows else []
+                new_ids = insert_returning_ids(conn, m.images, new_rows) if new_rows else []
                 created_ids = {sha: new_ids[i] for sha, i in seen.items()}
             handed_out: set[str] = set()
             for im in chunk:
@@ -188,11 +187,11 @@ class IngestMixin:
         """PostgreSQL: two writers may add the same bytes at once (READ COMMITTED sees neither's row
         before inserting). ON CONFLICT DO NOTHING lets the first win; returns sha256 -> id of the rows
         this call created. SQLite needs none of this: its writers hold the write lock throughout."""
-        ids = _next_ids(conn, m.Image, len(rows))
-        conn.execute(pg_insert(m.Image).on_conflict_do_nothing(index_elements=["sha256"]),
+        ids = _next_ids(conn, m.images, len(rows))
+        conn.execute(pg_insert(m.images).on_conflict_do_nothing(index_elements=["sha256"]),
                      [{**r, "id": i} for r, i in zip(rows, ids)])
         mine = set(ids)
-        found = conn.execute(select(m.Image.sha256, m.Image.id).where(m.Image.sha256.in_([r["sha256"] for r in rows])))
+        found = conn.execute(select(m.images.c.sha256, m.images.c.id).where(m.images.c.sha256.in_([r["sha256"] for r in rows])))
         return {sha: iid for sha, iid in found if iid in mine}
 
     def add_image(self, image: NewImage) -> ImageRef:
@@ -227,7 +226,7 @@ class IngestMixin:
         rows = [{**_row(r), "status": DownloadStatus(r.status).value, "url_sha256": url_hash(r.url)}
                 for r in records]
         for chunk in _chunks(rows):
-            conn.execute(insert(m.Download), list(chunk))
+            conn.execute(insert(m.downloads), list(chunk))
 
     def tried_urls(self, urls: Iterable[str]) -> set[str]:
         """The URLs among these that some earlier run already tried (whatever came of it)."""
@@ -236,7 +235,7 @@ class IngestMixin:
         hashes = list(by_hash)
         with self._reading() as conn:
             for chunk in _chunks(hashes):
-                for h in conn.execute(select(m.Download.url_sha256).where(m.Download.url_sha256.in_(chunk))).scalars():
+                for h in conn.execute(select(m.downloads.c.url_sha256).where(m.downloads.c.url_sha256.in_(chunk))).scalars():
                     found.add(by_hash[h])
         return found
 
@@ -249,17 +248,17 @@ class IngestMixin:
     ) -> list[ImageTask]:
         """Images still pending (with redo: every image) from these sources / queries."""
         stmt = select(
-            m.Image.id, m.Image.sha256, m.Image.blob_path, m.Image.width, m.Image.height,
-            m.Image.label, m.Image.suggested_label, m.Image.split_hint,
-        ).order_by(m.Image.id)
+            m.images.c.id, m.images.c.sha256, m.images.c.blob_path, m.images.c.width, m.images.c.height,
+            m.images.c.label, m.images.c.suggested_label, m.images.c.split_hint,
+        ).order_by(m.images.c.id)
         if not redo:
-            stmt = stmt.where(m.Image.extraction_state == ExtractionState.PENDING.value)
+            stmt = stmt.where(m.images.c.extraction_state == ExtractionState.PENDING.value)
         else:  # a person rejected it (no face, and not wanted): a re-run does not bring it back
-            stmt = stmt.where(m.Image.extraction_state != ExtractionState.REJECTED.value)
+            stmt = stmt.where(m.images.c.extraction_state != ExtractionState.REJECTED.value)
         if sources:
-            stmt = stmt.join(m.Source, m.Source.id == m.Image.source_id).where(m.Source.name.in_(sources))
+            stmt = stmt.join(m.sources, m.sources.c.id == m.images.c.source_id).where(m.sources.c.name.in_(sources))
         if queries:
-            stmt = stmt.where(m.Image.query.in_(queries))
+            stmt = stmt.where(m.images.c.query.in_(queries))
         with self._reading() as conn:
             return [ImageTask(*r) for r in conn.execute(stmt).all()]
 
@@ -285,7 +284,7 @@ class IngestMixin:
             created = sorted({ref.id for ref, (_, face) in zip(refs, pairs) if ref.created and face is not None})
             for chunk in _chunks(created):
                 conn.execute(
-                    update(m.Image).where(m.Image.id.in_(chunk)).values(extraction_state=ExtractionState.FACES.value)
+                    update(m.images).where(m.images.c.id.in_(chunk)).values(extraction_state=ExtractionState.FACES.value)
                 )
         for i, ref in zip(todo, refs):
             out[i] = ref
@@ -300,11 +299,11 @@ class IngestMixin:
         sources = sorted({s for s, _ in keys})
         # PostgreSQL: two imports of one source take turns here, so each sees the other's faces
         # (SQLite's writers hold the write lock throughout).
-        conn.execute(select(m.Source.id).where(m.Source.id.in_(sources)).with_for_update(key_share=True))
+        conn.execute(select(m.sources.c.id).where(m.sources.c.id.in_(sources)).with_for_update(key_share=True))
         found: set[tuple[int, str]] = set()
         for chunk in _chunks(sorted({p for _, p in keys})):
-            rows = conn.execute(select(m.Face.source_id, m.Face.dataset_path)
-                                .where(m.Face.source_id.in_(sources), m.Face.dataset_path.in_(chunk)))
+            rows = conn.execute(select(m.faces.c.source_id, m.faces.c.dataset_path)
+                                .where(m.faces.c.source_id.in_(sources), m.faces.c.dataset_path.in_(chunk)))
             found.update((s, p) for s, p in rows)
         return found & keys
 
@@ -331,14 +330,14 @@ class IngestMixin:
         with self._writing() as conn:
             # Two --redo runs on one image take turns (PostgreSQL; SQLite has one writer anyway):
             # otherwise the second may miss the first's new faces and add its own beside them.
-            conn.execute(select(m.Image.id).where(m.Image.id == image_id).with_for_update(key_share=True))
+            conn.execute(select(m.images.c.id).where(m.images.c.id == image_id).with_for_update(key_share=True))
             old: dict[int, Any] = {
                 r.id: r
                 for r in conn.execute(
-                    select(m.Face.id, m.Face.detector, m.Annotation.label, m.Annotation.status,
-                           m.Annotation.annotator, m.Annotation.updated_at, m.Annotation.version)
-                    .join(m.Annotation, m.Annotation.face_id == m.Face.id)
-                    .where(m.Face.image_id == image_id)
+                    select(m.faces.c.id, m.faces.c.detector, m.annotations.c.label, m.annotations.c.status,
+                           m.annotations.c.annotator, m.annotations.c.updated_at, m.annotations.c.version)
+                    .join(m.annotations, m.annotations.c.face_id == m.faces.c.id)
+                    .where(m.faces.c.image_id == image_id)
                     .with_for_update()  # PostgreSQL: a concurrent annotate waits for us
                 ).all()
             }
@@ -351,19 +350,19 @@ class IngestMixin:
             for new_index, old_id in carry.items():
                 r = old[old_id]
                 conn.execute(
-                    update(m.Annotation)
-                    .where(m.Annotation.face_id == ids[new_index])
+                    update(m.annotations)
+                    .where(m.annotations.c.face_id == ids[new_index])
                     .values(label=r.label, status=r.status, annotator=r.annotator, updated_at=r.updated_at,
                             version=r.version)
                 )
                 # The history follows the face (deleting the old face would cascade to its events).
-                conn.execute(update(m.LabelEvent).where(m.LabelEvent.face_id == old_id).values(face_id=ids[new_index]))
-            conn.execute(delete(m.Face).where(m.Face.id.in_([oid for oid in old if oid not in kept])))
+                conn.execute(update(m.label_events).where(m.label_events.c.face_id == old_id).values(face_id=ids[new_index]))
+            conn.execute(delete(m.faces).where(m.faces.c.id.in_([oid for oid in old if oid not in kept])))
             if kept and not faces and state is not ExtractionState.UNREADABLE:
                 state = ExtractionState.FACES
             conn.execute(
-                update(m.Image)
-                .where(m.Image.id == image_id)
+                update(m.images)
+                .where(m.images.c.id == image_id)
                 .values(extraction_state=ExtractionState(state).value, extraction_error=error)
             )
         return ExtractionSaved(face_ids=ids, kept_face_ids=kept)
@@ -382,9 +381,9 @@ class IngestMixin:
                 # Locked in id order (PostgreSQL: two writers never deadlock; the second waits for the
                 # first's commit, then sees those images extracted and leaves them out).
                 claimed.update(conn.execute(
-                    select(m.Image.id)
-                    .where(m.Image.id.in_(chunk), m.Image.extraction_state == ExtractionState.PENDING.value)
-                    .order_by(m.Image.id).with_for_update()
+                    select(m.images.c.id)
+                    .where(m.images.c.id.in_(chunk), m.images.c.extraction_state == ExtractionState.PENDING.value)
+                    .order_by(m.images.c.id).with_for_update()
                 ).scalars())
             mine, taken = [], set()
             for r in results:
@@ -396,7 +395,7 @@ class IngestMixin:
                 by_outcome.setdefault((ExtractionState(r.state).value, r.error), []).append(r.image_id)
             for (state, error), image_ids in by_outcome.items():
                 for chunk in _chunks(image_ids):
-                    conn.execute(update(m.Image).where(m.Image.id.in_(chunk))
+                    conn.execute(update(m.images).where(m.images.c.id.in_(chunk))
                                  .values(extraction_state=state, extraction_error=error))
             face_ids = iter(self._insert_faces(conn, [(r.image_id, f) for r in mine for f in r.faces]))
             saved = {id(r): ExtractionSaved([next(face_ids) for _ in r.faces], []) for r in mine}
@@ -410,8 +409,8 @@ class IngestMixin:
             # A face's provenance defaults to its image's (see models.Face.source_id).
             origin = {
                 r.id: r for r in conn.execute(
-                    select(m.Image.id, m.Image.source_id, m.Image.dataset_path)
-                    .where(m.Image.id.in_(sorted({image_id for image_id, _ in chunk})))
+                    select(m.images.c.id, m.images.c.source_id, m.images.c.dataset_path)
+                    .where(m.images.c.id.in_(sorted({image_id for image_id, _ in chunk})))
                 )
             }
             for image_id, f in chunk:
@@ -429,7 +428,7 @@ class IngestMixin:
                         "stored_size": f.stored_size if f.stored_size not in (None, f.crop_size) else None,
                     }
                 )
-            chunk_ids = insert_returning_ids(conn, m.Face, face_rows)
+            chunk_ids = insert_returning_ids(conn, m.faces, face_rows)
             for fid, (_, f) in zip(chunk_ids, chunk):
                 ann_rows.append(
                     {
@@ -437,7 +436,7 @@ class IngestMixin:
                         "suggested_label": f.suggested_label, "split_hint": f.split_hint, "version": 1,
                     }
                 )
-            insert_rows(conn, m.Annotation, ann_rows)
+            insert_rows(conn, m.annotations, ann_rows)
             ids.extend(chunk_ids)
         return ids
 
@@ -446,10 +445,10 @@ class IngestMixin:
         face's group is cleared, so the mapping is the whole truth."""
         with self._writing() as conn:
             if clear_others:
-                conn.execute(update(m.Face).where(m.Face.dup_group.is_not(None)).values(dup_group=None))
+                conn.execute(update(m.faces).where(m.faces.c.dup_group.is_not(None)).values(dup_group=None))
             by_group: dict[int | None, list[int]] = {}
             for fid, g in groups.items():
                 by_group.setdefault(g, []).append(fid)
             for g, fids in by_group.items():
                 for chunk in _chunks(fids):
-                    conn.execute(update(m.Face).where(m.Face.id.in_(chunk)).values(dup_group=g))
+                    conn.execute(update(m.faces).where(m.faces.c.id.in_(chunk)).values(dup_group=g))

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, not_, select, update
 from db import models as m
 from db.types import ReviewSummary, Status
 
-_A, _E, _P = m.Annotation, m.LabelEvent, m.Prediction
+_A, _E, _P = m.annotations, m.label_events, m.predictions
 BATCH = 1000
 
 
@@ -28,29 +28,29 @@ class IssuesMixin:
         ids = sorted(set(int(i) for i in face_ids))
         flagged = 0
         with self._writing() as conn:
-            clear = update(_P).where(_P.model_id == model_id, _P.issue.is_(True)).values(issue=False)
+            clear = update(_P).where(_P.c.model_id == model_id, _P.c.issue.is_(True)).values(issue=False)
             if among is None:
                 conn.execute(clear)
             else:
                 for chunk in _chunks(sorted(set(int(i) for i in among))):
-                    conn.execute(clear.where(_P.face_id.in_(chunk)))
+                    conn.execute(clear.where(_P.c.face_id.in_(chunk)))
             for chunk in _chunks(ids):
-                flagged += conn.execute(update(_P).where(_P.model_id == model_id, _P.face_id.in_(chunk))
+                flagged += conn.execute(update(_P).where(_P.c.model_id == model_id, _P.c.face_id.in_(chunk))
                                         .values(issue=True)).rowcount
         return flagged
 
     def issue_face_ids(self, model_id: int) -> list[int]:
         """The faces whose prediction by this model is flagged, in id order."""
         with self._reading() as conn:
-            return list(conn.execute(select(_P.face_id).where(_P.model_id == model_id, _P.issue.is_(True))
-                                     .order_by(_P.face_id)).scalars())
+            return list(conn.execute(select(_P.c.face_id).where(_P.c.model_id == model_id, _P.c.issue.is_(True))
+                                     .order_by(_P.c.face_id)).scalars())
 
     def unresolved_issues(self, model_id: int) -> set[int]:
         """Flagged faces that nobody has confirmed since the prediction was stored: a face confirmed
         (relabeled or kept) after its prediction's time is resolved; deleted faces are left out."""
-        resolved = and_(_A.status == Status.CONFIRMED.value, _A.updated_at >= _P.created_at)
-        stmt = (select(_P.face_id).join(_A, _A.face_id == _P.face_id)
-                .where(_P.model_id == model_id, _P.issue.is_(True), _A.status != Status.DELETED.value,
+        resolved = and_(_A.c.status == Status.CONFIRMED.value, _A.c.updated_at >= _P.c.created_at)
+        stmt = (select(_P.c.face_id).join(_A, _A.c.face_id == _P.c.face_id)
+                .where(_P.c.model_id == model_id, _P.c.issue.is_(True), _A.c.status != Status.DELETED.value,
                        not_(resolved)))
         with self._reading() as conn:
             return set(conn.execute(stmt).scalars())
@@ -58,7 +58,7 @@ class IssuesMixin:
     def models_with_issues(self) -> list:
         """Models with flagged predictions, newest first."""
         with self._reading() as conn:
-            ids = set(conn.execute(select(_P.model_id).where(_P.issue.is_(True)).distinct()).scalars())
+            ids = set(conn.execute(select(_P.c.model_id).where(_P.c.issue.is_(True)).distinct()).scalars())
         return [x for x in self.models() if x.id in ids]
 
     def review_summary(self, face_ids: Sequence[int]) -> ReviewSummary:
@@ -68,13 +68,13 @@ class IssuesMixin:
         relabeled = after = changed = to_model = 0
         changes: Counter = Counter()
         by_model: Counter = Counter()
-        ev = select(_E.face_id, _E.from_label, _E.to_label, _E.model_id, _E.predicted_label)
+        ev = select(_E.c.face_id, _E.c.from_label, _E.c.to_label, _E.c.model_id, _E.c.predicted_label)
         with self._reading() as conn:
             for chunk in _chunks(ids):
-                for status, n in conn.execute(select(_A.status, func.count()).where(_A.face_id.in_(chunk))
-                                              .group_by(_A.status)).all():
+                for status, n in conn.execute(select(_A.c.status, func.count()).where(_A.c.face_id.in_(chunk))
+                                              .group_by(_A.c.status)).all():
                     by_status[status] += n
-                for _, old, new, model_id, predicted in conn.execute(ev.where(_E.face_id.in_(chunk))).all():
+                for _, old, new, model_id, predicted in conn.execute(ev.where(_E.c.face_id.in_(chunk))).all():
                     label_changed = old is not None and new != old
                     relabeled += label_changed
                     if model_id is not None:

@@ -26,11 +26,11 @@ def upsert(conn, table, rows: list[dict], keys: Sequence[str], columns: Sequence
         conn.execute(stmt, rows[i : i + batch])
 
 
-_MODEL_COLUMNS = (m.Model.id, m.Model.name, m.Model.path, m.Model.classes, m.Model.kind, m.Model.params,
-                  m.Model.metrics, m.Model.created_at)
-_PREDICTION_COLUMNS = (m.Prediction.model_id, m.Prediction.face_id, m.Prediction.label, m.Prediction.confidence,
-                       m.Prediction.second_confidence, m.Prediction.probabilities, m.Prediction.in_sample,
-                       m.Prediction.issue, m.Prediction.created_at)
+_MODEL_COLUMNS = (m.models.c.id, m.models.c.name, m.models.c.path, m.models.c.classes, m.models.c.kind, m.models.c.params,
+                  m.models.c.metrics, m.models.c.created_at)
+_PREDICTION_COLUMNS = (m.predictions.c.model_id, m.predictions.c.face_id, m.predictions.c.label, m.predictions.c.confidence,
+                       m.predictions.c.second_confidence, m.predictions.c.probabilities, m.predictions.c.in_sample,
+                       m.predictions.c.issue, m.predictions.c.created_at)
 
 
 def prediction_values(model_id: int, p: NewPrediction) -> dict:
@@ -55,17 +55,17 @@ class RegistryMixin:
                   "params": dict(model.params), "metrics": dict(model.metrics)}
         with self._writing() as conn:
             found = conn.execute(
-                select(m.Model.id).where(m.Model.path == model.path).order_by(m.Model.id.desc()).limit(1)
+                select(m.models.c.id).where(m.models.c.path == model.path).order_by(m.models.c.id.desc()).limit(1)
             ).scalar()
             if found is not None:
-                conn.execute(update(m.Model).where(m.Model.id == found).values(**values, created_at=m.utcnow()))
+                conn.execute(update(m.models).where(m.models.c.id == found).values(**values, created_at=m.utcnow()))
                 return found
-            return conn.execute(m.Model.__table__.insert().returning(m.Model.id), [values]).scalar_one()
+            return conn.execute(m.models.insert().returning(m.models.c.id), [values]).scalar_one()
 
     def models(self) -> list[ModelInfo]:
         """Every registered model, newest first."""
         with self._reading() as conn:
-            rows = conn.execute(select(*_MODEL_COLUMNS).order_by(m.Model.created_at.desc(), m.Model.id.desc())).all()
+            rows = conn.execute(select(*_MODEL_COLUMNS).order_by(m.models.c.created_at.desc(), m.models.c.id.desc())).all()
         return [ModelInfo(*r) for r in rows]
 
     def get_model(self, ref: int | str | os.PathLike) -> ModelInfo | None:
@@ -86,13 +86,13 @@ class RegistryMixin:
         A stored prediction's issue flag is reset: flag again after (confident learning reads them)."""
         rows = [prediction_values(model_id, p) for p in predictions]
         with self._writing() as conn:
-            upsert(conn, m.Prediction, rows, ("model_id", "face_id"),
+            upsert(conn, m.predictions, rows, ("model_id", "face_id"),
                    ("label", "confidence", "second_confidence", "probabilities", "in_sample", "issue", "created_at"))
         return len(rows)
 
     def predictions(self, model_id: int, face_ids: Sequence[int] | None = None) -> dict[int, PredictionRow]:
         """The model's predictions, by face id: for these faces, or (None) every face it predicted."""
-        stmt = select(*_PREDICTION_COLUMNS).where(m.Prediction.model_id == model_id)
+        stmt = select(*_PREDICTION_COLUMNS).where(m.predictions.c.model_id == model_id)
         with self._reading() as conn:
             if face_ids is None:
                 return {r.face_id: PredictionRow(*r) for r in conn.execute(stmt).all()}
@@ -100,11 +100,11 @@ class RegistryMixin:
             for i in range(0, len(face_ids), BATCH):
                 chunk = list(face_ids[i : i + BATCH])
                 out.update({r.face_id: PredictionRow(*r) for r in
-                            conn.execute(stmt.where(m.Prediction.face_id.in_(chunk))).all()})
+                            conn.execute(stmt.where(m.predictions.c.face_id.in_(chunk))).all()})
             return out
 
     def models_with_predictions(self) -> list[ModelInfo]:
         """Models that have stored predictions, newest first (the labeler shows the first by default)."""
         with self._reading() as conn:
-            ids = set(conn.execute(select(m.Prediction.model_id).distinct()).scalars())
+            ids = set(conn.execute(select(m.predictions.c.model_id).distinct()).scalars())
         return [x for x in self.models() if x.id in ids]

@@ -29,7 +29,7 @@ from db.types import (
     Status,
 )
 
-_A, _E, _C, _I = m.Annotation, m.LabelEvent, m.FaceClaim, m.Image
+_A, _E, _C, _I = m.annotations, m.label_events, m.face_claims, m.images
 BATCH = 1000
 CLAIM_TTL_S = 180  # a claim not renewed for this long lapses (an app that was killed, or left idle)
 
@@ -63,12 +63,12 @@ class ReviewMixin:
         conflicts: list[FaceConflict] = []
         with self._writing() as conn:
             current = {}
-            stmt = select(_A.face_id, _A.label, _A.status, _A.version, _A.annotator, _A.updated_at,
-                          _A.suggested_label)
+            stmt = select(_A.c.face_id, _A.c.label, _A.c.status, _A.c.version, _A.c.annotator, _A.c.updated_at,
+                          _A.c.suggested_label)
             if conn.dialect.name == "postgresql":
                 stmt = stmt.with_for_update()  # in id order: two bulk writers cannot deadlock
             for chunk in _chunks(ids):
-                for r in conn.execute(stmt.where(_A.face_id.in_(chunk)).order_by(_A.face_id)).all():
+                for r in conn.execute(stmt.where(_A.c.face_id.in_(chunk)).order_by(_A.c.face_id)).all():
                     current[r.face_id] = r
             now = m.utcnow()
             groups: dict[tuple, list[int]] = {}
@@ -92,9 +92,9 @@ class ReviewMixin:
             # Rows are locked (PostgreSQL) or the write lock held (SQLite): version + 1 is each's new one.
             for (to_label, to_status), fids in groups.items():
                 for chunk in _chunks(sorted(fids)):
-                    conn.execute(update(_A).where(_A.face_id.in_(chunk)).values(
+                    conn.execute(update(_A).where(_A.c.face_id.in_(chunk)).values(
                         label=to_label, status=to_status, annotator=annotator, updated_at=now,
-                        version=_A.version + 1))
+                        version=_A.c.version + 1))
             if events:
                 conn.execute(insert(_E), events)
         return BulkResult(applied, conflicts)
@@ -112,30 +112,30 @@ class ReviewMixin:
         ids = sorted(set(face_ids))
         with self._writing() as conn:
             now = db_now(conn)
-            conn.execute(delete(_C).where(_C.expires_at <= now))
+            conn.execute(delete(_C).where(_C.c.expires_at <= now))
             if replace:
-                mine = set(conn.execute(select(_C.face_id).where(_C.holder == holder)).scalars())
+                mine = set(conn.execute(select(_C.c.face_id).where(_C.c.holder == holder)).scalars())
                 for chunk in _chunks(sorted(mine - set(ids))):
-                    conn.execute(delete(_C).where(_C.holder == holder, _C.face_id.in_(chunk)))
+                    conn.execute(delete(_C).where(_C.c.holder == holder, _C.c.face_id.in_(chunk)))
             expires = now + timedelta(seconds=ttl_s)
             ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             granted: list[int] = []
             others: dict[int, str | None] = {}
             for chunk in _chunks(ids):
                 # Only faces that still exist (a deleted face's claim would break its foreign key).
-                existing = list(conn.execute(select(m.Face.id).where(m.Face.id.in_(chunk))).scalars())
+                existing = list(conn.execute(select(m.faces.c.id).where(m.faces.c.id.in_(chunk))).scalars())
                 if existing:
                     stmt = ins(_C)
                     stmt = stmt.on_conflict_do_update(
                         index_elements=["face_id"],
                         set_={"holder": stmt.excluded.holder, "annotator": stmt.excluded.annotator,
                               "expires_at": stmt.excluded.expires_at},
-                        where=(_C.holder == stmt.excluded.holder) | (_C.expires_at <= now),
+                        where=(_C.c.holder == stmt.excluded.holder) | (_C.c.expires_at <= now),
                     )
                     conn.execute(stmt, [{"face_id": f, "holder": holder, "annotator": annotator,
                                          "expires_at": expires} for f in sorted(existing)])
-                for fid, h, who in conn.execute(select(_C.face_id, _C.holder, _C.annotator)
-                                                .where(_C.face_id.in_(chunk))).all():
+                for fid, h, who in conn.execute(select(_C.c.face_id, _C.c.holder, _C.c.annotator)
+                                                .where(_C.c.face_id.in_(chunk))).all():
                     if h == holder:
                         granted.append(fid)
                     else:
@@ -146,41 +146,41 @@ class ReviewMixin:
         """Extend every live claim of this holder by ttl_s from now; returns how many."""
         with self._writing() as conn:
             now = db_now(conn)
-            return conn.execute(update(_C).where(_C.holder == holder, _C.expires_at > now)
+            return conn.execute(update(_C).where(_C.c.holder == holder, _C.c.expires_at > now)
                                 .values(expires_at=now + timedelta(seconds=ttl_s))).rowcount
 
     def release_claims(self, holder: str, face_ids: Sequence[int] | None = None) -> int:
         """Release this holder's claims (on these faces, or all); returns how many."""
         with self._writing() as conn:
             if face_ids is None:
-                return conn.execute(delete(_C).where(_C.holder == holder)).rowcount
+                return conn.execute(delete(_C).where(_C.c.holder == holder)).rowcount
             n = 0
             for chunk in _chunks(sorted(set(face_ids))):
-                n += conn.execute(delete(_C).where(_C.holder == holder, _C.face_id.in_(chunk))).rowcount
+                n += conn.execute(delete(_C).where(_C.c.holder == holder, _C.c.face_id.in_(chunk))).rowcount
             return n
 
     def expire_claims(self) -> int:
         """Remove lapsed claims (claim_faces does it too); returns how many."""
         with self._writing() as conn:
-            return conn.execute(delete(_C).where(_C.expires_at <= db_now(conn))).rowcount
+            return conn.execute(delete(_C).where(_C.c.expires_at <= db_now(conn))).rowcount
 
     def live_claims(self, face_ids: Sequence[int] | None = None) -> dict[int, tuple[str, str | None]]:
         """Live claims: face id -> (holder, annotator)."""
         with self._reading() as conn:
-            stmt = select(_C.face_id, _C.holder, _C.annotator).where(_C.expires_at > db_now(conn))
+            stmt = select(_C.c.face_id, _C.c.holder, _C.c.annotator).where(_C.c.expires_at > db_now(conn))
             if face_ids is None:
                 return {f: (h, a) for f, h, a in conn.execute(stmt).all()}
             out = {}
             for chunk in _chunks(sorted(set(face_ids))):
-                out.update({f: (h, a) for f, h, a in conn.execute(stmt.where(_C.face_id.in_(chunk))).all()})
+                out.update({f: (h, a) for f, h, a in conn.execute(stmt.where(_C.c.face_id.in_(chunk))).all()})
             return out
 
     # --- what changed -----------------------------------------------------------------------------
     def change_marks(self) -> tuple[int, int]:
         """(newest label event id, newest face id): where an app starts watching for changes."""
         with self._reading() as conn:
-            return (conn.execute(select(func.coalesce(func.max(_E.id), 0))).scalar_one(),
-                    conn.execute(select(func.coalesce(func.max(m.Face.id), 0))).scalar_one())
+            return (conn.execute(select(func.coalesce(func.max(_E.c.id), 0))).scalar_one(),
+                    conn.execute(select(func.coalesce(func.max(m.faces.c.id), 0))).scalar_one())
 
     def changes_since(self, event_id: int, face_id: int, limit: int = 10_000) -> Changes:
         """Label events after event_id (the faces they changed, with their newest version) and faces
@@ -188,9 +188,9 @@ class ReviewMixin:
         one was seen): callers that must miss nothing ask again from a little before their mark and
         compare versions (the labeler does)."""
         with self._reading() as conn:
-            rows = conn.execute(select(_E.id, _E.face_id, _E.version).where(_E.id > event_id)
-                                .order_by(_E.id).limit(limit)).all()
-            new_faces = list(conn.execute(select(m.Face.id).where(m.Face.id > face_id).order_by(m.Face.id)
+            rows = conn.execute(select(_E.c.id, _E.c.face_id, _E.c.version).where(_E.c.id > event_id)
+                                .order_by(_E.c.id).limit(limit)).all()
+            new_faces = list(conn.execute(select(m.faces.c.id).where(m.faces.c.id > face_id).order_by(m.faces.c.id)
                                           .limit(limit)).scalars())
         changed: dict[int, int] = {}
         for _, fid, version in rows:
@@ -201,9 +201,9 @@ class ReviewMixin:
     def review_progress(self) -> list[ReviewProgress]:
         """Decisions (label events) per annotator and day, oldest day first."""
         with self._reading() as conn:
-            day = func.date(_E.at) if conn.dialect.name == "sqlite" else cast(_E.at, Date)
-            rows = conn.execute(select(_E.annotator, day, func.count()).group_by(_E.annotator, day)
-                                .order_by(day, _E.annotator)).all()
+            day = func.date(_E.c.at) if conn.dialect.name == "sqlite" else cast(_E.c.at, Date)
+            rows = conn.execute(select(_E.c.annotator, day, func.count()).group_by(_E.c.annotator, day)
+                                .order_by(day, _E.c.annotator)).all()
         return [ReviewProgress(a, str(d)[:10], n) for a, d, n in rows]
 
     # --- images where no face was found -----------------------------------------------------------
@@ -221,10 +221,10 @@ class ReviewMixin:
         changed: list[int] = []
         with self._writing() as conn:
             for chunk in _chunks(sorted(set(image_ids))):
-                hit = list(conn.execute(select(_I.id).where(_I.id.in_(chunk), _I.extraction_state == old.value))
+                hit = list(conn.execute(select(_I.c.id).where(_I.c.id.in_(chunk), _I.c.extraction_state == old.value))
                            .scalars())
                 if hit:
-                    conn.execute(update(_I).where(_I.id.in_(hit)).values(extraction_state=new.value))
+                    conn.execute(update(_I).where(_I.c.id.in_(hit)).values(extraction_state=new.value))
                 changed += hit
         return changed
 

@@ -1,6 +1,6 @@
 """Plain data types that cross from the stages into the catalog and back.
 
-The stages (scraper, curation, labeler, training) never see ORM objects: they hand the catalog
+The stages (scraper, curation, labeler, training) never see rows or SQLAlchemy objects: they hand the catalog
 these dataclasses and get these dataclasses back.
 """
 from __future__ import annotations

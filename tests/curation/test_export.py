@@ -39,7 +39,7 @@ def _manifest(out: Path) -> dict:
 
 def _exports(cat) -> list:
     with cat.engine.connect() as conn:  # read-only check of the catalog's export records
-        return conn.execute(select(m.Export.__table__).order_by(m.Export.id)).all()
+        return conn.execute(select(m.exports).order_by(m.exports.c.id)).all()
 
 
 def test_folders_layout_is_readable_and_matches_manifest(labeled_catalog, tmp_path):

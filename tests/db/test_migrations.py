@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from db import SchemaTooNew, open_catalog
-from db.models import Base
+from db.models import metadata
 from db.schema import current_revision, head_revision, upgrade
 from db.types import FaceFilter
 from tests.db.helpers import from_a_newer_facecat
@@ -64,9 +64,9 @@ def test_a_database_that_is_not_a_catalog_is_refused(tmp_path):
 
 
 def test_migrations_create_exactly_the_models(any_catalog):
-    """The ORM models and the migration scripts never drift apart (on SQLite and PostgreSQL)."""
+    """The tables of db.models and the migration scripts never drift apart (on SQLite and PostgreSQL)."""
     with any_catalog.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
 
 
