@@ -5,7 +5,8 @@ faces, driven by real key events, on SQLite and PostgreSQL.
     .venv/bin/python bench/bench_labeler.py --pg auto            # also PostgreSQL (scripts/pg-throwaway)
     .venv/bin/python bench/bench_labeler.py --keep /tmp/lab100k  # build once, reuse afterwards
 
-Each backend runs in a fresh process, timed from its start (interpreter, imports and all):
+Each backend runs in a fresh process, timed from its start (interpreter, imports and all; facecat's
+modules compiled to bytecode first, as an installed package has them):
 - first screen: the window shown with every visible thumbnail decoded and painted (goal 1.5 s);
 - class key -> next face repainted: a class key pressed on the unreviewed queue, until the grid has
   repainted with the next face selected (200 decisions, 0.1 s apart; goal 50 ms median and p95);
@@ -37,6 +38,21 @@ sys.path.insert(0, str(REPO / "bench"))
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
+
+
+def longest_block(ticks: list[float], steps: list[tuple[float, float, float, int]]) -> dict | None:
+    """Where the longest gap between heartbeats fell, and whose time it was: the Page Down step
+    around it, its wall clock against the GUI thread's own CPU and the whole process's. GUI CPU near
+    the wall: the app's own work on that thread; process CPU instead: its other threads held the
+    GIL or the cores; neither: the process was not running (the OS, another process, a wait)."""
+    if len(ticks) < 2 or len(steps) < 2:
+        return None
+    i = max(range(len(ticks) - 1), key=lambda j: ticks[j + 1] - ticks[j])
+    start = ticks[i]
+    n = max((k for k, s in enumerate(steps[:-1]) if s[0] <= start), default=0)
+    (w0, g0, p0, row), (w1, g1, p1, _) = steps[n], steps[n + 1]
+    return {"after_s": round(start - steps[0][0], 2), "row": row, "step_ms": _ms(w1 - w0),
+            "gui_cpu_ms": _ms(g1 - g0), "process_cpu_ms": _ms(p1 - p0)}
 
 
 def child(location: str, store: str | None, t0: float, out: Path) -> None:
@@ -129,8 +145,10 @@ def child(location: str, store: str | None, t0: float, out: Path) -> None:
     clock.start()
     presses = 0
     last = len(window.model.ids) - 1
+    steps = []  # per Page Down: wall clock, the GUI thread's CPU, the process's CPU, the row
     while window.view.currentIndex().row() < last:
         before = window.view.currentIndex().row()
+        steps.append((time.perf_counter(), time.thread_time(), time.process_time(), before))
         # On the last, partial row of the grid Page Down stays put (Qt's icon mode): End goes on.
         QTest.keyClick(window.view, Qt.Key.Key_PageDown)
         if window.view.currentIndex().row() == before:
@@ -147,7 +165,8 @@ def child(location: str, store: str | None, t0: float, out: Path) -> None:
     gaps = sorted(b - a for a, b in zip(ticks, ticks[1:]))
     results["scroll"] = {"page_downs": presses, "seconds": round(scroll_s, 1),
                          "longest_event_loop_block_ms": _ms(gaps[-1]) if gaps else None,
-                         "p99_block_ms": _ms(gaps[int(0.99 * len(gaps))]) if gaps else None}
+                         "p99_block_ms": _ms(gaps[int(0.99 * len(gaps))]) if gaps else None,
+                         "longest_block": longest_block(ticks, steps)}
 
     # --- filter changes --------------------------------------------------------------------------------
     sql_s = []
@@ -195,8 +214,19 @@ def child(location: str, store: str | None, t0: float, out: Path) -> None:
     out.write_text(json.dumps(results, indent=1))
 
 
+def compile_facecat() -> None:
+    """The measured process starts as an installed `label` does: with facecat's modules compiled to
+    bytecode (pip compiles a package when it installs it). Where PYTHONDONTWRITEBYTECODE is set (this
+    project's machines set it) nothing writes them, and every start would compile them again."""
+    import compileall
+
+    for package in ("db", "labeler"):
+        compileall.compile_dir(REPO / package, quiet=1)
+
+
 def run_backend(name: str, location: str, store: str | None, work: Path) -> dict:
     out = work / f"{name}.json"
+    compile_facecat()
     t0 = time.time()
     proc = subprocess.run([sys.executable, __file__, "--child", location, store or "", str(t0), str(out)],
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"}, stdout=subprocess.DEVNULL,
