@@ -406,7 +406,7 @@ class IngestMixin:
         ids: list[int] = []
         for chunk in _chunks(items):
             face_rows, ann_rows = [], []
-            # A face's provenance defaults to its image's (see models.Face.source_id).
+            # A face's provenance defaults to its image's (see the faces table's source_id in db.models).
             origin = {
                 r.id: r for r in conn.execute(
                     select(m.images.c.id, m.images.c.source_id, m.images.c.dataset_path)
