@@ -20,12 +20,12 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QSize, Qt, Q
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 from labeler.background import lower_priority
+from labeler.pace import Pace
 
 BROKEN = object()  # the picture cannot be decoded (a corrupt crop, a missing blob)
 BATCH = 48
 THUMBNAIL_NICE = 4  # behind the GUI thread, ahead of the other background work
 PIXMAP_BUDGET = 48 << 20  # thumbnails kept: ~1,300 at 96 px, ~5,000 at 48 px
-SETTLE_MS = 60  # moves closer than this are one fast scroll (key repeat: ~30 ms; a wheel flick: ~16)
 
 
 def fit(image: QImage, side: int) -> QImage:
@@ -167,9 +167,7 @@ class Thumbnails(QObject):
         self._budget = budget
         self._asked: set[int] = set()
         self._flush_queued = False
-        self._settle_s = SETTLE_MS / 1000
-        self._last_move = float("-inf")
-        self._scrolling = False  # the last two moves came within SETTLE_MS of each other
+        self._pace = Pace(lone_s=0.0)  # a lone move's screen loads at once
         self._settled = QTimer(self)
         self._settled.setSingleShot(True)
         self._settled.timeout.connect(self.flush)
@@ -217,20 +215,17 @@ class Thumbnails(QObject):
 
     def moved(self) -> None:
         """The view scrolled. A lone move loads its screen at once; moves in quick succession load
-        nothing until the view has been still for SETTLE_MS."""
-        now = time.monotonic()
-        self._scrolling = now - self._last_move < self._settle_s
-        self._last_move = now
+        nothing until the view has been still for a while (labeler.pace)."""
+        self._pace.moved(time.monotonic())
 
     def flush(self) -> None:
         self._flush_queued = False
-        still_for = time.monotonic() - self._last_move
-        if self._scrolling and still_for < self._settle_s:
+        wait_s = self._pace.wait_s(time.monotonic())
+        if wait_s > 0:
             self.loader.request([], self.side)  # drop the screens scrolled past; the batch in hand ends
             self._asked.clear()
-            self._settled.start(max(1, round((self._settle_s - still_for) * 1000)))
+            self._settled.start(max(1, round(wait_s * 1000)))
             return
-        self._scrolling = False
         todo = [k for k in dict.fromkeys(self._wanted()) if k not in self._pixmaps]  # (the current face is on screen too)
         self._asked = set(todo)
         if todo:

@@ -38,9 +38,9 @@ from labeler.filters import FilterSpec
 from labeler.grid import PAGE, ZOOMS, FaceDelegate, GridView, Item, ListModel
 from labeler.keys import COMMANDS, TYPED_KEYS, class_bindings, clashes
 from labeler.overlay import KeyOverlay
-from labeler.panel import PHOTO_SIDE, SidePanel
+from labeler.pace import Pace
+from labeler.panel import CROP_SIDE, PHOTO_SIDE, SidePanel
 from labeler.sync import POLL_S, ChangeWatcher
-from labeler.panel import CROP_SIDE
 from labeler.thumbs import ThumbnailLoader, Thumbnails, decode_crops, decode_photos, fit, photo_reader, read_blob, read_photo
 from labeler.writer import DecisionWriter, Job, WriteResult
 
@@ -48,6 +48,7 @@ DECISION_COMMANDS = {"confirm": Action.CONFIRM, "delete": Action.DELETE, "uncert
 PREFETCH_SCREENS = 1  # thumbnails decoded ahead, beyond the screen
 CLAIM_DELAY_MS = 300  # claims follow the screen once a move settles, not at every key
 ROWS_AHEAD = 2 * PAGE  # rows fetched ahead of the screen, each way (Page Down: ~10 screens)
+PANEL_DELAY_S = 0.04  # a lone move's side panel: after the grid's repaint
 ROWS_NICE = 4  # the rows ahead are needed soon: ahead of the other background work, behind the GUI
 
 
@@ -181,7 +182,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"facecat label — {catalog.display}")
         self.resize(1400, 900)
 
-        self._panel_timer = self._single_shot(40, self._update_panel)
+        self._panel_timer = self._single_shot(round(PANEL_DELAY_S * 1000), self._update_panel)
+        self._panel_pace = Pace(lone_s=PANEL_DELAY_S)  # while keys keep coming, the panel waits for them to stop
         self._claim_timer = self._single_shot(CLAIM_DELAY_MS, self._sync_claims)
         self._counts_timer = self._single_shot(1000, self._refresh_counts)
         self._poll_timer = QTimer(self)
@@ -396,7 +398,11 @@ class MainWindow(QMainWindow):
         act = self.actions.get("explain")
         if act is not None and act.isChecked() != self.explaining:
             act.setChecked(self.explaining)
-        self._panel_timer.start()
+        self._panel_soon()
+
+    def _panel_soon(self) -> None:
+        """Show the current face in the side panel once the moves have paused (labeler.pace)."""
+        self._panel_timer.start(max(1, round(self._panel_pace.wait_s(time.monotonic()) * 1000)))
 
     def _fetch_items(self, ids: list[int]) -> dict[int, Item]:
         """Rows for a page of ids (faces with the model's prediction, or images)."""
@@ -425,12 +431,13 @@ class MainWindow(QMainWindow):
         first, last = self.view.visible_rows()
         if first < 0:
             return
-        # Only once a page's worth each way is not all there, then up to ROWS_AHEAD rows: a few larger
-        # reads rather than one per key. (The screen's own rows: its paint reads them.)
+        # Only once a page's worth either way is not all there, then up to ROWS_AHEAD rows, at most a
+        # page per read: a few reads rather than one per key, none long (after a jump, 400 rows read
+        # at once held the interpreter lock beside the next keys). (The screen's rows: its paint reads them.)
         if self.model.missing(last + 1, last + PAGE):
-            keys = self.model.missing(last + 1, last + ROWS_AHEAD)
+            keys = self.model.missing(last + 1, last + ROWS_AHEAD)[:PAGE]
         elif self.model.missing(first - PAGE, first - 1):
-            keys = self.model.missing(first - ROWS_AHEAD, first - 1)[::-1]  # nearest first
+            keys = self.model.missing(first - ROWS_AHEAD, first - 1)[::-1][:PAGE]  # nearest first
         else:
             return
         read = self._items_reader()
@@ -499,7 +506,8 @@ class MainWindow(QMainWindow):
 
     def _current_changed(self, *_args) -> None:
         self._update_position()
-        self._panel_timer.start()
+        self._panel_pace.moved(time.monotonic())
+        self._panel_soon()
         self._claim_timer.start()
         self._fetch_ahead()
 
@@ -594,7 +602,7 @@ class MainWindow(QMainWindow):
         self.actions["undo"].setEnabled(result.undo_depth > 0)
         self.actions["redo"].setEnabled(result.redo_depth > 0)
         if self.current_key() in done or self.current_key() in result.images:
-            self._panel_timer.start()
+            self._panel_soon()
         self._counts_timer.start()
         self._show_saved()
 
@@ -638,7 +646,7 @@ class MainWindow(QMainWindow):
             if not self.spec.images:
                 self.model.replace_items({k: v for k, v in result.items() if self.model.row_of(k) is not None})
                 if self.current_key() in result:
-                    self._panel_timer.start()
+                    self._panel_soon()
         elif kind == "claims":
             granted, others = result
             self.keeper.claimed(granted, others)

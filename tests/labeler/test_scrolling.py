@@ -130,9 +130,10 @@ def test_a_fast_scroll_decodes_no_thumbnails_until_it_stops_then_its_screen(cata
     """Page Down held through a long list: the screens passed are not decoded (the decoder holds
     the interpreter lock, and sharing it stretched the scroll's paints past the 100 ms goal); the
     screen it stops on is, once the view is still."""
-    import labeler.thumbs
+    import labeler.pace
 
-    monkeypatch.setattr(labeler.thumbs, "SETTLE_MS", 2_000)  # every press below counts as one fast scroll
+    monkeypatch.setattr(labeler.pace, "FAST_GAP_S", 2.0)  # every press below counts as one fast scroll
+    monkeypatch.setattr(labeler.pace, "SETTLE_S", 2.0)
     cat = catalog
     faces = add_faces(cat, 1_500)
     w = open_window(cat)
@@ -253,12 +254,13 @@ def test_a_new_list_reads_the_rows_of_its_screen_in_one_go(catalog, open_window,
 
 
 def test_a_lone_move_loads_its_screen_at_once_quick_moves_when_they_stop(qtbot, monkeypatch):
-    import labeler.thumbs
+    import labeler.pace
     from PySide6.QtGui import QImage
 
     from labeler.thumbs import ThumbnailLoader, Thumbnails
 
-    monkeypatch.setattr(labeler.thumbs, "SETTLE_MS", 500)
+    monkeypatch.setattr(labeler.pace, "FAST_GAP_S", 0.5)
+    monkeypatch.setattr(labeler.pace, "SETTLE_S", 0.5)
     screen, asked = [1, 2, 3], []
 
     def decode(ids, side):
@@ -277,10 +279,64 @@ def test_a_lone_move_loads_its_screen_at_once_quick_moves_when_they_stop(qtbot, 
         qtbot.waitUntil(lambda: not thumbs.missing(screen), timeout=10_000)
         screen[:] = [4, 5, 6]
         thumbs.moved()
-        thumbs.moved()  # a second move within SETTLE_MS: a fast scroll
+        thumbs.moved()  # a second move within FAST_GAP_S: a fast scroll
         thumbs.flush()
         assert asked[-1] == [] and thumbs.missing(screen) == screen  # the queue dropped, nothing asked
         qtbot.waitUntil(lambda: not thumbs.missing(screen), timeout=10_000)  # once the view is still
         assert asked[-1] == screen
     finally:
         thumbs.stop()
+
+
+def test_after_quick_keys_the_side_panel_waits_for_them_to_stop(catalog, open_window, qtbot, monkeypatch):
+    """A lone key's face is in the panel 40 ms later; after quick keys the panel waits until they
+    have stopped for the settle time, so that a GUI thread busy for longer than 40 ms (a stall that
+    delays the next key) does not start the panel's reads beside the keys still to come."""
+    import labeler.pace
+
+    monkeypatch.setattr(labeler.pace, "FAST_GAP_S", 2.0)
+    monkeypatch.setattr(labeler.pace, "SETTLE_S", 1.0)  # (generous: a slow machine's keys stay inside it)
+    cat = catalog
+    faces = add_faces(cat, 60)
+    w = open_window(cat)
+    settle(qtbot, w)
+    assert w.panel.key == faces[0]
+    w.view.setFocus()
+    qtbot.keyClick(w.view, Qt.Key.Key_Right)
+    qtbot.keyClick(w.view, Qt.Key.Key_Right)
+    qtbot.wait(200)  # five times a lone move's delay
+    assert w.current_key() == faces[2] and w.panel.key == faces[0]
+    qtbot.keyClick(w.view, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: w.panel.key == faces[3], timeout=10_000)
+
+
+def test_rows_ahead_are_read_a_page_at_a_time(catalog, open_window, qtbot):
+    """After a jump, and then Page Down after Page Down, the rows ahead (below, then above) are read
+    on the worker at most a page per read: one read of 400 rows after a jump held the interpreter
+    lock long enough to be felt by the keys that followed."""
+    from labeler.grid import PAGE
+
+    cat = catalog
+    faces = add_faces(cat, 1_500)
+    w = open_window(cat)
+    settle(qtbot, w)
+    sizes, reader = [], w._items_reader
+
+    def recording():
+        read = reader()
+        return lambda ids: (sizes.append(len(ids)), read(ids))[1]
+
+    w._items_reader = recording  # (what _fetch_ahead calls for its reader)
+    w.select_row(800)
+    w.view.viewport().repaint()
+    settle(qtbot, w)
+    first, last = w.view.visible_rows()
+    assert all(w.model.cached(faces[r]) is not None for r in range(first - PAGE, last + PAGE + 1))
+    w.view.setFocus()
+    for _ in range(8):
+        qtbot.keyClick(w.view, Qt.Key.Key_PageDown)
+        w.view.viewport().repaint()
+        settle(qtbot, w)
+    first, last = w.view.visible_rows()
+    assert all(w.model.cached(faces[r]) is not None for r in range(first, min(last + PAGE, len(faces) - 1) + 1))
+    assert len(sizes) >= 3 and max(sizes) <= PAGE, sizes  # below and above the jump, then below again
