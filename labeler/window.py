@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"facecat label — {catalog.display}")
         self.resize(1400, 900)
 
-        self._panel_timer = self._single_shot(round(PANEL_DELAY_S * 1000), self._update_panel)
+        self._panel_timer = self._single_shot(0, self._update_panel)  # started by _panel_soon, with the pace's delay
         self._panel_pace = Pace(lone_s=PANEL_DELAY_S)  # while keys keep coming, the panel waits for them to stop
         self._claim_timer = self._single_shot(CLAIM_DELAY_MS, self._sync_claims)
         self._counts_timer = self._single_shot(1000, self._refresh_counts)
