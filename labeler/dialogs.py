@@ -2,7 +2,7 @@
 the same module, the same manifest), and the statistics window."""
 from __future__ import annotations
 
-import threading
+import html
 from pathlib import Path
 from typing import Sequence
 
@@ -31,6 +31,11 @@ from PySide6.QtWidgets import (
 from curation.export import FORMATS, export
 from curation.selection import SelectionSpec
 from db.types import ClassInfo
+from labeler.offthread import run_off_thread
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def _with_browse(edit: QLineEdit, browse) -> QHBoxLayout:
@@ -148,10 +153,16 @@ class ExportDialog(QDialog):
         self.export_button.clicked.connect(self.start)
         lay.addWidget(self.buttons)
         self.progress = _Progress()
-        self.progress.total.connect(lambda n: (self.bar.setRange(0, max(n, 1)), self.bar.setValue(0)))
-        self.progress.step.connect(lambda n: self.bar.setValue(self.bar.value() + n))
-        self.finished_export.connect(self._done)
+        self.progress.total.connect(self._set_total)
+        self.progress.step.connect(self._step)
         self.result = None
+
+    def _set_total(self, n: int) -> None:
+        self.bar.setRange(0, max(n, 1))
+        self.bar.setValue(0)
+
+    def _step(self, n: int) -> None:
+        self.bar.setValue(self.bar.value() + n)
 
     def _browse(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Export into", str(Path(self.out.text()).parent))
@@ -176,20 +187,16 @@ class ExportDialog(QDialog):
         self.bar.show()
         self.message.setText("exporting…")
 
-        def work():
-            try:
-                self.finished_export.emit(export(self.catalog, Path(out), fmt, spec, size=size, force=force,
-                                                 progress=self.progress), None)
-            except Exception as exc:  # an ExportError, a disk full: shown in the dialog
-                self.finished_export.emit(None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        catalog, progress = self.catalog, self.progress
+        run_off_thread(lambda: export(catalog, Path(out), fmt, spec, size=size, force=force, progress=progress),
+                       self._done, "label-export")
 
-        threading.Thread(target=work, name="label-export", daemon=True).start()
-
-    def _done(self, result, error) -> None:
+    def _done(self, result, error: Exception | None) -> None:
         self.export_button.setEnabled(True)
-        if error:
+        if error is not None:
             self.bar.hide()
-            self.message.setText(f"<span style='color:#b03030'>Not exported: {error}</span>")
+            self.message.setText(f"<span style='color:#b03030'>Not exported: {html.escape(_first_line(error))}</span>")
+            self.finished_export.emit(None, _first_line(error))
             return
         self.result = result
         c = result.counts
@@ -198,12 +205,13 @@ class ExportDialog(QDialog):
         self.buttons.clear()
         close = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         close.clicked.connect(self.accept)
+        self.finished_export.emit(result, None)
 
 
 class StatsWindow(QDialog):
     """Class balance per source and review progress per annotator (pictures drawn off the GUI thread)."""
 
-    drawn = Signal(object, object, object)  # balance png, progress png, error
+    drawn = Signal()  # the pictures, or why there are none, are shown
 
     def __init__(self, catalog, parent=None):
         super().__init__(parent)
@@ -219,26 +227,25 @@ class StatsWindow(QDialog):
             area.setWidgetResizable(True)
             self.tabs.addTab(area, title)
         lay.addWidget(self.tabs)
-        self.drawn.connect(self._show)
-        threading.Thread(target=self._draw, args=(catalog,), name="label-stats", daemon=True).start()
+        run_off_thread(lambda: _statistics_pngs(catalog), self._show, "label-stats")
 
-    def _draw(self, catalog) -> None:
-        from labeler.progress_plot import class_balance_png, progress_png
-
-        try:
-            self.drawn.emit(class_balance_png(catalog), progress_png(catalog.review_progress()), None)
-        except Exception as exc:
-            self.drawn.emit(None, None, str(exc).splitlines()[0])
-
-    def _show(self, balance, progress, error) -> None:
-        if error:
-            self.balance.setText(f"cannot draw the statistics: {error}")
+    def _show(self, pngs: tuple[bytes, bytes] | None, error: Exception | None) -> None:
+        if error is not None:
+            self.balance.setText(f"cannot draw the statistics: {_first_line(error)}")
             self.progress.setText("")
-            return
-        for label, png in ((self.balance, balance), (self.progress, progress)):
-            pix = QPixmap()
-            pix.loadFromData(png)
-            label.set_picture(pix)
+        else:
+            for label, png in zip((self.balance, self.progress), pngs):
+                pix = QPixmap()
+                pix.loadFromData(png)
+                label.set_picture(pix)
+        self.drawn.emit()
+
+
+def _statistics_pngs(catalog) -> tuple[bytes, bytes]:
+    """The class balance per source and the review progress, as PNGs (matplotlib: seconds, off the GUI thread)."""
+    from labeler.progress_plot import class_balance_png, progress_png
+
+    return class_balance_png(catalog), progress_png(catalog.review_progress())
 
 
 class FittedPicture(QLabel):

@@ -60,11 +60,12 @@ class _Bridge(QObject):
     task_done = Signal(str, object, object)
     rows_done = Signal(str, object, object)
 
-    def emitter(self, signal) -> Callable:
-        """signal.emit for a worker thread, quiet once Qt has deleted the window's objects."""
+    def emitter(self, name: str) -> Callable:
+        """The named signal's emit, for a worker thread; quiet once Qt has deleted the window's objects.
+        It holds the bridge (a signal does not): a bridge collected while a worker emits on it crashes."""
         def emit(*args):
             try:
-                signal.emit(*args)
+                getattr(self, name).emit(*args)
             except RuntimeError:
                 pass
 
@@ -105,13 +106,13 @@ class MainWindow(QMainWindow):
         self.bridge.write_result.connect(self._on_write)
         self.bridge.write_state.connect(self._on_write_state)
         self.bridge.task_done.connect(self._on_task)
-        self.writer = DecisionWriter(catalog, annotator, self.bridge.emitter(self.bridge.write_result),
-                                     self.bridge.emitter(self.bridge.write_state))
-        self.background = Background(self.bridge.emitter(self.bridge.task_done))
+        self.writer = DecisionWriter(catalog, annotator, self.bridge.emitter("write_result"),
+                                     self.bridge.emitter("write_state"))
+        self.background = Background(self.bridge.emitter("task_done"))
         self._outstanding: dict[str, int] = {}  # background results not yet handled, by key
         # Rows of the pages around the screen, fetched before they are painted (one fetch at a time).
         self.bridge.rows_done.connect(self._on_rows_ahead)
-        self.rows_ahead = Background(self.bridge.emitter(self.bridge.rows_done), name="label-rows", nice=ROWS_NICE)
+        self.rows_ahead = Background(self.bridge.emitter("rows_done"), name="label-rows", nice=ROWS_NICE)
         self._rows_token: int | None = None  # the fetch ahead in flight (ListModel.begin_prefetch)
         self._rows_failed_at = 0.0  # a failed fetch ahead: the next waits a moment (no retry per key)
         self._jobs = 0  # writes submitted whose result the window has not handled yet

@@ -207,7 +207,11 @@ def export(catalog: Catalog, out: Path, fmt: str, spec: SelectionSpec, size: int
     size = export_size(fmt, selection, size)
     check_classes(fmt, selection.classes)
     # Nothing is written before here: a refused export leaves no folder behind.
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder should be, no permission
+        where = "" if exc.filename in (None, str(out.parent)) else f" ({exc.filename})"
+        raise ExportError(f"cannot create the folder {out.parent}: {exc.strerror or exc}{where}") from exc
     with _only_export_to(out):
         _recover(out)
         _check_out(out, force)

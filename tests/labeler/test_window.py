@@ -338,6 +338,23 @@ def test_export_of_the_current_filter_uses_curates_export_and_manifest(catalog, 
     assert "Exported" in dialog.message.text()
 
 
+def test_an_export_that_fails_says_why_in_the_dialog(catalog, open_window, qtbot, tmp_path):
+    import html
+
+    from labeler.dialogs import ExportDialog
+
+    add_faces(catalog, 2, label="happy")
+    w = open_window(catalog)
+    (tmp_path / "a-file").write_text("not a folder")
+    dialog = ExportDialog(catalog, w.classes, w.model.ids, w.spec.describe(), str(tmp_path), w)
+    dialog.out.setText(str(tmp_path / "a-file" / "out"))
+    with qtbot.waitSignal(dialog.finished_export, timeout=20_000) as done:
+        dialog.start()
+    result, error = done.args
+    assert result is None and error == f"cannot create the folder {tmp_path / 'a-file'}: File exists"
+    assert f"Not exported: {html.escape(error)}" in dialog.message.text() and dialog.export_button.isEnabled()
+
+
 def test_file_open_switches_catalog_and_a_bad_one_is_a_dialog(catalog, open_window, qtbot, tmp_path, monkeypatch):
     from db import open_catalog
     from labeler import app as label_app
@@ -375,6 +392,36 @@ def test_the_statistics_window_draws_balance_and_progress(catalog, open_window, 
         stats.show()
     qtbot.waitUntil(lambda: not stats.progress.pixmap().isNull(), timeout=5000)
     assert stats.balance.pixmap().width() > 100
+
+
+def test_a_statistics_window_deleted_before_its_pictures_are_drawn_crashes_nothing(catalog, open_window, qtbot,
+                                                                                   monkeypatch):
+    """Its window closed (Qt deletes the dialog), the drawing thread finishes later: it must not emit on
+    the deleted dialog (emitting on an object as Qt deletes it crashed a CI run)."""
+    import threading
+
+    import shiboken6
+
+    from labeler import progress_plot
+    from labeler.dialogs import StatsWindow
+
+    add_faces(catalog, 2, label="happy")
+    w = open_window(catalog)
+    drawing, release = threading.Event(), threading.Event()
+    draw = progress_plot.class_balance_png
+    monkeypatch.setattr(progress_plot, "class_balance_png",
+                        lambda cat: (drawing.set(), release.wait(10), draw(cat))[-1])
+    errors = []
+    monkeypatch.setattr(threading, "excepthook", errors.append)
+    before = set(threading.enumerate())
+    stats = StatsWindow(catalog, w)
+    [thread] = [t for t in set(threading.enumerate()) - before if t.name == "label-stats"]
+    assert drawing.wait(10)
+    shiboken6.delete(stats)  # as closing the main window does
+    release.set()
+    thread.join(30)
+    QApplication.processEvents()
+    assert not thread.is_alive() and errors == []
 
 
 def test_two_apps_changing_one_face_show_a_conflict_and_overwrite_nothing(any_catalog, open_window, qtbot):
