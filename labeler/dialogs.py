@@ -34,7 +34,7 @@ from db.types import ClassInfo
 from labeler.offthread import run_off_thread
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
@@ -191,7 +191,7 @@ class ExportDialog(QDialog):
         run_off_thread(lambda: export(catalog, Path(out), fmt, spec, size=size, force=force, progress=progress),
                        self._done, "label-export")
 
-    def _done(self, result, error: Exception | None) -> None:
+    def _done(self, result, error: BaseException | None) -> None:
         self.export_button.setEnabled(True)
         if error is not None:
             self.bar.hide()
@@ -229,7 +229,7 @@ class StatsWindow(QDialog):
         lay.addWidget(self.tabs)
         run_off_thread(lambda: _statistics_pngs(catalog), self._show, "label-stats")
 
-    def _show(self, pngs: tuple[bytes, bytes] | None, error: Exception | None) -> None:
+    def _show(self, pngs: tuple[bytes, bytes] | None, error: BaseException | None) -> None:
         if error is not None:
             self.balance.setText(f"cannot draw the statistics: {_first_line(error)}")
             self.progress.setText("")

@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         for t in (self.face_thumbs, self.photo_thumbs):
             t.dpr = self.devicePixelRatioF()
             t.ready.connect(self._thumbs_ready)
-            t.loader.failed.connect(lambda msg: self.statusBar().showMessage(msg, 5000))
+            t.loader.failed.connect(self._thumbnails_failed)  # a method: never called once the window is gone
 
         self.model = ListModel(self._fetch_items)
         self.model.load_failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
@@ -955,6 +955,9 @@ class MainWindow(QMainWindow):
         StatsWindow(self.catalog, self).show()
 
     # --- closing ------------------------------------------------------------------------------------------------
+    def _thumbnails_failed(self, message: str) -> None:
+        self.statusBar().showMessage(message, 5000)
+
     def closeEvent(self, event) -> None:  # noqa: N802
         if self._closed:
             event.accept()

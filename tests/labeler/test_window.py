@@ -411,8 +411,9 @@ def test_a_statistics_window_deleted_before_its_pictures_are_drawn_crashes_nothi
     draw = progress_plot.class_balance_png
     monkeypatch.setattr(progress_plot, "class_balance_png",
                         lambda cat: (drawing.set(), release.wait(10), draw(cat))[-1])
-    errors = []
+    errors, shown = [], []
     monkeypatch.setattr(threading, "excepthook", errors.append)
+    monkeypatch.setattr(StatsWindow, "_show", lambda self, *result: shown.append(result))
     before = set(threading.enumerate())
     stats = StatsWindow(catalog, w)
     [thread] = [t for t in set(threading.enumerate()) - before if t.name == "label-stats"]
@@ -421,7 +422,7 @@ def test_a_statistics_window_deleted_before_its_pictures_are_drawn_crashes_nothi
     release.set()
     thread.join(30)
     QApplication.processEvents()
-    assert not thread.is_alive() and errors == []
+    assert not thread.is_alive() and errors == [] and shown == []  # the deleted dialog is not called
 
 
 def test_two_apps_changing_one_face_show_a_conflict_and_overwrite_nothing(any_catalog, open_window, qtbot):
