@@ -37,10 +37,30 @@ def fit(image: QImage, side: int) -> QImage:
     return image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
 
 
+# An image's format told by its first bytes. Told the format, Qt uses that decoder alone; left to
+# detect it, Qt asks every image plugin, the SVG one through a QTextStream that takes one of Qt's
+# signal locks. A worker holding the interpreter lock there deadlocked against the GUI thread holding
+# that Qt lock and waiting for the interpreter (a CI run hung so).
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"), (b"BM", "bmp"))
+
+
+def image_format(data: bytes) -> str | None:
+    """png, jpeg, gif, bmp or webp by the image's first bytes; None for anything else."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return next((fmt for magic, fmt in _MAGIC if data.startswith(magic)), None)
+
+
+def decode_image(data: bytes) -> QImage:
+    """An image's bytes decoded (a null QImage: unreadable), with no format detection when the bytes say it."""
+    fmt = image_format(data)
+    return QImage.fromData(data, fmt) if fmt else QImage.fromData(data)
+
+
 def decode_crops(catalog, ids: Sequence[int], side: int) -> dict[int, QImage]:
     """The stored crops of these faces, decoded and fitted to side (a null QImage: unreadable)."""
     data = catalog.crops(ids)
-    return {i: fit(QImage.fromData(data[i]), side) if data.get(i) else QImage() for i in ids}
+    return {i: fit(decode_image(data[i]), side) if data.get(i) else QImage() for i in ids}
 
 
 def photo_reader(data: bytes) -> QImageReader:
@@ -50,6 +70,10 @@ def photo_reader(data: bytes) -> QImageReader:
     buffer.setData(QByteArray(data))
     buffer.open(QIODevice.OpenModeFlag.ReadOnly)
     reader = QImageReader(buffer)
+    fmt = image_format(data)
+    if fmt:  # only that decoder (see image_format)
+        reader.setFormat(fmt.encode())
+        reader.setAutoDetectImageFormat(False)
     reader.setAutoTransform(True)
     reader._buffer = buffer  # the reader does not own its device
     return reader

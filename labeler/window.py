@@ -41,7 +41,9 @@ from labeler.overlay import KeyOverlay
 from labeler.pace import Pace
 from labeler.panel import CROP_SIDE, PHOTO_SIDE, SidePanel
 from labeler.sync import POLL_S, ChangeWatcher
-from labeler.thumbs import ThumbnailLoader, Thumbnails, decode_crops, decode_photos, fit, photo_reader, read_blob, read_photo
+from labeler.thumbs import (
+    ThumbnailLoader, Thumbnails, decode_crops, decode_image, decode_photos, fit, photo_reader, read_blob, read_photo,
+)
 from labeler.writer import DecisionWriter, Job, WriteResult
 
 DECISION_COMMANDS = {"confirm": Action.CONFIRM, "delete": Action.DELETE, "uncertain": Action.UNCERTAIN}
@@ -814,7 +816,7 @@ class MainWindow(QMainWindow):
                 return key, None, (f"No explanation of face {key} by model {info.name} yet. Make one with "
                                    f"<code>train explain {info.name} --catalog {display} --face {key}</code> "
                                    f"(or for many faces: --source NAME, --status unreviewed).")
-            return key, fit(QImage.fromData(row.png), side), (
+            return key, fit(decode_image(row.png), side), (
                 f"Grad-CAM of model {info.name}: what drove <b>{row.label}</b> (red: most).")
 
         self._background("explain", load)
